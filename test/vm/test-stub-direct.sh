@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The stub started by the firmware as the removable-media loader (no systemd-boot) boots and
+# exports the Boot Loader Interface variables with systemd's encodings.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
+
+n=stub-direct
+vm_prepare
+w=$(vm_workdir "$n")
+stub_external "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=direct'
+mkdir -p "$w/esp/EFI/BOOT"
+vm_sign "$w/stub.efi" "$w/esp/EFI/BOOT/BOOTX64.EFI"
+vm_make_disk "$w/esp" "$w/disk.img"
+vm_boot "$n" "$w/disk.img" --sb --tpm
+
+vm_assert_has "$n" '^LZBT MARKER initrd-reached'
+version=$(sed -n "s/^ *version : '\(.*\)',/\1/p" "$(dirname "${BASH_SOURCE[0]}")/../../meson.build")
+vm_assert_value "$n" 'VAR StubInfo' "$(utf16_hex "lanzaboote $version")"
+# REPORT_BOOT_PARTITION | PICK_UP_CREDENTIALS | PICK_UP_SYSEXTS | THREE_PCRS, u64 little-endian
+vm_assert_value "$n" 'VAR StubFeatures' 0f00000000000000
+vm_assert_value "$n" 'VAR StubPcrKernelImage' "$(utf16_hex 11)"
+vm_assert_value "$n" 'VAR LoaderDevicePartUUID' "$(utf16_hex "${VM_ESP_PARTUUID,,}")"
+vm_assert_value "$n" 'VAR LoaderImageIdentifier' "$(utf16_hex '\EFI\BOOT\BOOTX64.EFI')"
+vm_assert_value "$n" PCR11 "$(stub_predict_pcr11 "$w")"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One byte changed in the kernel or the initrd, the kernel deleted, the initrd truncated: the stub
+# refuses each with a message naming the file, and hands control back to systemd-boot.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
+
+vm_prepare
+w=$(vm_workdir stub-tamper)
+stub_external "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=tamper'
+vm_esp_systemd_boot "$w/esp" 'timeout 0'
+vm_sign "$w/stub.efi" "$w/esp/EFI/Linux/nixos-generation-1.efi"
+k=$w/esp/EFI/nixos/kernel-test.efi i=$w/esp/EFI/nixos/initrd-test.efi
+
+flip_byte() { # FILE OFFSET
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# case NAME EXPECTED_MESSAGE MUTATION...: mutate a copy of the ESP, boot, check the refusal
+case_() {
+	local n=stub-tamper-$1 msg=$2
+	shift 2
+	rm -rf "$w/esp-$n" && cp -a "$w/esp" "$w/esp-$n"
+	(cd "$w/esp-$n" && "$@")
+	vm_make_disk "$w/esp-$n" "$w/disk.img"
+	vm_boot "$n" "$w/disk.img" --sb --tpm
+	vm_assert_lacks "$n" '^LZBT MARKER'
+	vm_assert_has "$n" "$msg"
+	vm_assert_has "$n" 'Failed to execute'
+}
+
+case_ kernel-byte 'kernel .*kernel-test.efi does not match' flip_byte EFI/nixos/kernel-test.efi 4096
+vm_assert_has stub-tamper-kernel-byte "expected SHA-256 $(od -An -v -tx1 "$w/kernel-hash" | tr -d ' \n')"
+case_ initrd-byte 'initrd .*initrd-test.efi does not match' flip_byte EFI/nixos/initrd-test.efi 100
+case_ kernel-deleted 'Cannot open the kernel .*kernel-test.efi' rm EFI/nixos/kernel-test.efi
+case_ initrd-truncated 'initrd .*initrd-test.efi does not match' truncate -s -1 EFI/nixos/initrd-test.efi

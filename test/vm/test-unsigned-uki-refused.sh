@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Under Secure Boot, signed systemd-boot must refuse an unsigned UKI.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+n=unsigned-uki-refused
+vm_prepare
+w=$(vm_workdir "$n")
+vm_debian_uki "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=unsigned-uki'
+vm_esp_systemd_boot "$w/esp" 'timeout 0'
+cp "$w/uki.efi" "$w/esp/EFI/Linux/debian.efi"
+vm_make_disk "$w/esp" "$w/disk.img"
+vm_boot "$n" "$w/disk.img" --sb --no-tpm
+
+vm_assert_has "$n" 'Access Denied|Error loading'
+vm_assert_lacks "$n" 'LZBT MARKER'
