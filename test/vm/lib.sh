@@ -291,7 +291,7 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 	for ((i = 0; i < (limit + 10) * 5; i++)); do
 		kill -0 "$qpid" 2>/dev/null || break
 		if end=$(grep -aoE -m1 "$VM_TERMINAL_RE" "$log"); then
-			kill "$qpid"
+			kill "$qpid" 2>/dev/null || true # it may have powered off by itself meanwhile
 			break
 		fi
 		sleep 0.2

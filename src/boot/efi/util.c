@@ -40,6 +40,14 @@ int memcmp(const void *a, const void *b, size_t n)
         return 0;
 }
 
+size_t strlen(const char *s)
+{
+        size_t n = 0;
+        while (s[n])
+                n++;
+        return n;
+}
+
 void *xmalloc(size_t size)
 {
         void *p = NULL;

@@ -22,6 +22,7 @@ void *memcpy(void *restrict dst, const void *restrict src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *p, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
 
 /* Pool allocations; NULL when the firmware is out of memory. */
 void *xmalloc(size_t size);

@@ -34,7 +34,7 @@ typedef struct {
         uint32_t ManufacturerID;
         uint32_t NumberOfPCRBanks;
         uint32_t ActivePcrBanks;
-} __attribute__((packed)) EFI_TCG2_BOOT_SERVICE_CAPABILITY;
+} EFI_TCG2_BOOT_SERVICE_CAPABILITY; /* natural alignment, unlike the event structures */
 
 typedef struct {
         uint32_t HeaderSize;
@@ -74,7 +74,7 @@ typedef struct {
         uint32_t HashAlgorithmBitmap;
         uint32_t SupportedEventLogs;
         EFI_CC_TYPE CcType;
-} __attribute__((packed)) EFI_CC_BOOT_SERVICE_CAPABILITY;
+} EFI_CC_BOOT_SERVICE_CAPABILITY;
 
 typedef struct {
         uint32_t HeaderSize;

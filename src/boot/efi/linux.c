@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* Starts the kernel with our own PE loader rather than the firmware's LoadImage()/StartImage(). The kernel
+ * is not signed: the signed stub pins its hash instead, so under Secure Boot LoadImage() would refuse it.
+ * Loading it ourselves also keeps the firmware from measuring it into PCR 4, which it would do only with
+ * Secure Boot off: PCR 4 then does not depend on the Secure Boot state. */
+#include "linux.h"
+#include "device-path.h"
+#include "log.h"
+#include "memory-attribute.h"
+#include "pe-loader.h"
+#include "util.h"
+
+/* The first UEFI revision that defines EFI_MEMORY_ATTRIBUTE_PROTOCOL. */
+#define EFI_2_10_SYSTEM_TABLE_REVISION ((2U << 16) | 100U)
+
+_Static_assert(PE_LOADER_MIN_SECTION_ALIGNMENT % EFI_PAGE_SIZE == 0, "sections start on pages");
+
+typedef struct {
+        MEMMAP_DEVICE_PATH memmap;
+        EFI_DEVICE_PATH end;
+} __attribute__((packed)) KernelDevicePath;
+
+typedef struct {
+        Pages pages;
+        uint8_t *base; /* the image, aligned as it asks, inside pages */
+        struct pe_loaded info;
+        /* Set once memory attributes were changed: they must be undone before the pages are freed. */
+        EFI_MEMORY_ATTRIBUTE_PROTOCOL *memory_attribute;
+} KernelImage;
+
+static EFI_STATUS pe_error_status(int r)
+{
+        switch (r) {
+        case -PE_EOPNOTSUPP:
+                return EFI_UNSUPPORTED;
+        case -PE_EINVAL:
+                return EFI_INVALID_PARAMETER;
+        default:
+                return EFI_LOAD_ERROR;
+        }
+}
+
+static const char *pe_error_string(int r)
+{
+        switch (r) {
+        case -PE_ENOEXEC:
+                return "not a PE image";
+        case -PE_EOPNOTSUPP:
+                return "not an x86-64 EFI kernel that loads its initrd with LoadFile2 (Linux 5.8 or newer)";
+        case -PE_EINVAL:
+                return "invalid argument";
+        default:
+                return "malformed PE image";
+        }
+}
+
+static uint64_t image_address(const KernelImage *k)
+{
+        return (uint64_t)(uintptr_t)k->base;
+}
+
+static EFI_STATUS kernel_image_load(const void *kernel, size_t kernel_size, KernelImage *k)
+{
+        size_t image_size, alignment, alloc_size;
+        EFI_PHYSICAL_ADDRESS addr;
+        UINTN n_pages;
+        EFI_STATUS err;
+        int r;
+
+        r = pe_loader_inspect(kernel, kernel_size, &image_size, &alignment);
+        if (r < 0)
+                return log_error_status(pe_error_status(r), "Cannot load the kernel: %s.",
+                                        pe_error_string(r));
+
+        /* AllocatePages() only promises page alignment: take enough more to find an aligned start inside. */
+        if (__builtin_add_overflow(image_size, alignment - EFI_PAGE_SIZE, &alloc_size) ||
+            alloc_size > SIZE_MAX - EFI_PAGE_SIZE)
+                return log_error_status(EFI_OUT_OF_RESOURCES, "Kernel image too large.");
+        n_pages = EFI_SIZE_TO_PAGES(alloc_size);
+
+        /* Code, not data: firmware that maps data non-executable must still let the kernel run when it does
+         * not ask for W^X or when we cannot set attributes. */
+        err = BS->AllocatePages(AllocateAnyPages, EfiLoaderCode, n_pages, &addr);
+        if (err != EFI_SUCCESS)
+                return log_error_status(err, "Cannot allocate %zu bytes for the kernel: %s", alloc_size,
+                                        efi_status_name(err));
+        k->pages = (Pages){.addr = addr, .n_pages = n_pages};
+        k->base = (uint8_t *)(uintptr_t)ALIGN_UP(addr, (EFI_PHYSICAL_ADDRESS)alignment);
+
+        r = pe_loader_load(kernel, kernel_size, k->base, image_size, image_address(k), &k->info);
+        if (r < 0)
+                return log_error_status(pe_error_status(r), "Cannot load the kernel: %s.",
+                                        pe_error_string(r));
+        return EFI_SUCCESS;
+}
+
+static EFI_MEMORY_ATTRIBUTE_PROTOCOL *find_memory_attribute_protocol(void)
+{
+        static const EFI_GUID guid = EFI_MEMORY_ATTRIBUTE_PROTOCOL_GUID;
+        EFI_MEMORY_ATTRIBUTE_PROTOCOL *proto = NULL;
+        EFI_STATUS err;
+
+        err = BS->LocateProtocol(&guid, NULL, (void **)&proto);
+        if (err == EFI_SUCCESS && proto)
+                return proto;
+
+        /* Older firmware cannot be expected to have it, and then maps everything executable anyway. */
+        if (ST->Hdr.Revision >= EFI_2_10_SYSTEM_TABLE_REVISION)
+                log_warn("No memory attribute protocol (%s), starting the kernel without W^X.",
+                         efi_status_name(err));
+        return NULL;
+}
+
+/* Read-only first, executable second: no page is ever writable and executable at once, which firmware
+ * enforcing W^X may refuse. A code section that is also writable stays writable, or the kernel would fault
+ * writing it. */
+static EFI_STATUS protect_code(EFI_MEMORY_ATTRIBUTE_PROTOCOL *proto, uint64_t addr, uint64_t size,
+                               bool writable)
+{
+        EFI_STATUS err;
+
+        if (!writable) {
+                err = proto->SetMemoryAttributes(proto, addr, size, EFI_MEMORY_RO);
+                /* Only hardening is lost: the code still runs. */
+                if (err != EFI_SUCCESS)
+                        log_warn("Cannot make kernel code read-only, ignoring: %s", efi_status_name(err));
+        }
+
+        /* Fatal: the code may still be non-executable, and jumping there would crash instead of returning to
+         * the boot menu. */
+        err = proto->ClearMemoryAttributes(proto, addr, size, EFI_MEMORY_XP);
+        if (err != EFI_SUCCESS)
+                return log_error_status(err, "Cannot make kernel code executable: %s", efi_status_name(err));
+        return EFI_SUCCESS;
+}
+
+/* What a kernel with NX_COMPAT asks for (and Microsoft's firmware requirements demand): its code sections
+ * read-only and executable, everything else (headers, data, gaps) non-executable. */
+static EFI_STATUS kernel_image_protect(KernelImage *k)
+{
+        EFI_MEMORY_ATTRIBUTE_PROTOCOL *proto = find_memory_attribute_protocol();
+        EFI_STATUS err;
+
+        if (!proto)
+                return EFI_SUCCESS;
+        k->memory_attribute = proto;
+
+        /* Everything first, code excepted below: a failure here, even halfway, only leaves data executable,
+         * since every code page is made executable again afterwards. */
+        err = proto->SetMemoryAttributes(proto, image_address(k), k->info.image_size, EFI_MEMORY_XP);
+        if (err != EFI_SUCCESS)
+                log_warn("Cannot make kernel data non-executable, ignoring: %s", efi_status_name(err));
+
+        /* Sections start on page boundaries and do not overlap (pe-loader checks both), so rounding a
+         * section's end up to a page never reaches into the next section. */
+        for (size_t i = 0; i < k->info.n_sections; i++) {
+                const struct pe_loaded_section *s = &k->info.sections[i];
+
+                if (!pe_loader_is_code(s->characteristics) || s->size == 0)
+                        continue;
+                err = protect_code(proto, image_address(k) + s->rva,
+                                   ALIGN_UP((uint64_t)s->size, EFI_PAGE_SIZE),
+                                   (s->characteristics & IMAGE_SCN_MEM_WRITE) != 0);
+                if (err != EFI_SUCCESS)
+                        return err;
+        }
+        return EFI_SUCCESS;
+}
+
+/* EDK2 may fill freed pages with a pattern, so they must be writable again, and as data non-executable,
+ * before FreePages(). False when that failed: the pages must then be leaked rather than freed. */
+static bool kernel_image_unprotect(KernelImage *k)
+{
+        EFI_MEMORY_ATTRIBUTE_PROTOCOL *proto = k->memory_attribute;
+        EFI_STATUS err;
+
+        (void)proto->SetMemoryAttributes(proto, image_address(k), k->info.image_size, EFI_MEMORY_XP);
+        err = proto->ClearMemoryAttributes(proto, image_address(k), k->info.image_size, EFI_MEMORY_RO);
+        if (err != EFI_SUCCESS) {
+                log_error("Cannot make kernel memory writable again, leaking it: %s", efi_status_name(err));
+                return false;
+        }
+        k->memory_attribute = NULL;
+        return true;
+}
+
+static void kernel_image_free(KernelImage *k)
+{
+        if (k->memory_attribute && !kernel_image_unprotect(k))
+                return;
+        pages_free(&k->pages);
+}
+
+/* The kernel is started on the stub's own image handle, as shim and systemd do: Linux's EFI stub looks up
+ * the LoadedImage protocol on the handle it is given to find its command line (LoadOptions) and where it
+ * was loaded (ImageBase, ImageSize). A handle of our own would need a LoadedImage the firmware knows
+ * nothing about, and firmware may cast that protocol to its larger private structure. So the stub's
+ * LoadedImage is patched for the kernel and put back, every field, if the kernel returns. */
+static EFI_STATUS start_kernel(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_image,
+                               const CHAR16 *cmdline, const KernelImage *k)
+{
+        const EFI_LOADED_IMAGE_PROTOCOL saved = *stub_image;
+        /* Lives until the kernel returns or exits boot services, as long as anyone may look at it. The end
+         * address is inclusive, as EDK2 writes memory-mapped device paths. */
+        KernelDevicePath file_path = {
+                .memmap =
+                        {
+                                .Header =
+                                        {
+                                                .Type = HARDWARE_DEVICE_PATH,
+                                                .SubType = HW_MEMMAP_DP,
+                                                .Length = {sizeof(MEMMAP_DEVICE_PATH), 0},
+                                        },
+                                .MemoryType = EfiLoaderCode,
+                                .StartingAddress = image_address(k),
+                                .EndingAddress = image_address(k) + k->info.image_size - 1,
+                        },
+                .end = DEVICE_PATH_END_NODE,
+        };
+        /* UTF-16 with its NUL, as the kernel and systemd's PCR predictions expect. */
+        size_t options_size = strsize16(cmdline);
+        EFI_IMAGE_ENTRY_POINT entry;
+        EFI_STATUS err;
+
+        if (options_size > UINT32_MAX)
+                return log_error_status(EFI_INVALID_PARAMETER, "Kernel command line too long.");
+
+        stub_image->ImageBase = k->base;
+        stub_image->ImageSize = k->info.image_size;
+        stub_image->FilePath = &file_path.memmap.Header;
+        /* Also when there is no command line: the kernel must not see the options the stub was started
+         * with, which did not pass our command line policy. */
+        stub_image->LoadOptions = (void *)cmdline;
+        stub_image->LoadOptionsSize = (uint32_t)options_size;
+
+        entry = (EFI_IMAGE_ENTRY_POINT)(uintptr_t)(image_address(k) + k->info.entry_point);
+        err = entry(parent_image, ST);
+
+        *stub_image = saved;
+        return err;
+}
+
+EFI_STATUS linux_exec(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_image, const CHAR16 *cmdline,
+                      const void *kernel, size_t kernel_size)
+{
+        _cleanup_(kernel_image_free) KernelImage k = {};
+        EFI_STATUS err;
+
+        if (!parent_image || !stub_image || !kernel)
+                return EFI_INVALID_PARAMETER;
+
+        err = kernel_image_load(kernel, kernel_size, &k);
+        if (err != EFI_SUCCESS)
+                return err;
+
+        if (k.info.nx_compat) {
+                err = kernel_image_protect(&k);
+                if (err != EFI_SUCCESS)
+                        return err;
+        }
+
+        err = start_kernel(parent_image, stub_image, cmdline, &k);
+        return log_error_status(err, "The kernel returned: %s", efi_status_name(err));
+}

@@ -1,0 +1,753 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authenticode.h"
+#include "pe-builder.h"
+#include "pe.h"
+#include "sha256.h"
+
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _taken = (p);                                                                 \
+                (p) = NULL;                                                                                 \
+                _taken;                                                                                     \
+        })
+
+/* [AC] object identifiers. */
+#define SPC_INDIRECT_DATA_OBJID "1.3.6.1.4.1.311.2.1.4"
+#define SPC_SP_OPUS_INFO_OBJID  "1.3.6.1.4.1.311.2.1.12"
+#define PKCS9_CONTENT_TYPE      "1.2.840.113549.1.9.3"
+#define PKCS9_MESSAGE_DIGEST    "1.2.840.113549.1.9.4"
+
+/* [PE] WIN_CERTIFICATE header, followed by bCertificate. */
+struct win_certificate {
+        uint32_t dwLength; /* this header included, padding excluded */
+        uint16_t wRevision;
+        uint16_t wCertificateType;
+} __attribute__((packed));
+_Static_assert(sizeof(struct win_certificate) == 8, "WIN_CERTIFICATE header size");
+
+/* formats.md §1.5: the DER of SpcIndirectDataContent for SHA-256, constant up to the digest that ends it.
+ * [EDK2] takes the last 32 bytes of its contents as the signed image hash, so the digest must come last. */
+static const uint8_t spc_indirect_data_prefix[] = {
+        0x30, 0x68, /* SpcIndirectDataContent */
+        0x30, 0x33, /* SpcAttributeTypeAndOptionalValue */
+        0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x0f, /* SPC_PE_IMAGE_DATA_OBJID */
+        0x30, 0x25,                                                             /* SpcPeImageData */
+        0x03, 0x01, 0x00,                                                       /* flags: empty BIT STRING */
+        0xa0, 0x20, 0xa2, 0x1e, 0x80, 0x1c, /* file: [0] SpcLink, [2] SpcString, [0] BMPString */
+        0x00, '<',  0x00, '<',  0x00, '<',  0x00, 'O',  0x00, 'b',  0x00, 's',  0x00, 'o',  0x00, 'l',
+        0x00, 'e',  0x00, 't',  0x00, 'e',  0x00, '>',  0x00, '>',  0x00, '>',  0x30, 0x31, /* DigestInfo */
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, /* sha256
+                                                                                                   */
+        0x04, 0x20, /* the digest follows */
+};
+#define SPC_INDIRECT_DATA_SIZE   (sizeof(spc_indirect_data_prefix) + AUTHENTICODE_DIGEST_SIZE)
+#define SPC_INDIRECT_DATA_HEADER 2 /* tag and one-byte length: the message digest covers what follows */
+_Static_assert(SPC_INDIRECT_DATA_SIZE == 106, "SpcIndirectDataContent for SHA-256 is 106 bytes");
+
+/* [EDK2] HashPeImageByType reads the ContentInfo's length as two bytes (0x82 form) and the digest algorithm
+ * at a fixed offset: the first OID of SignedData.digestAlgorithms, which is where it lands when ContentInfo,
+ * [0] and SignedData all have 0x82 lengths. */
+#define EDK2_LENGTH_FORM_OFFSET 1
+#define EDK2_DIGEST_OID_OFFSET  32
+static const uint8_t sha256_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
+
+static const uint8_t empty_sequence[] = {0x30, 0x00};
+
+static void freep(void *p)
+{
+        free(*(void **)p);
+}
+
+static void fclosep(FILE **f)
+{
+        if (*f)
+                fclose(*f);
+}
+
+static void pkcs7_freep(PKCS7 **p)
+{
+        PKCS7_free(*p);
+}
+
+static void x509_store_freep(X509_STORE **p)
+{
+        X509_STORE_free(*p);
+}
+
+static void bio_freep(BIO **p)
+{
+        BIO_free(*p);
+}
+
+static void x509_sig_freep(X509_SIG **p)
+{
+        X509_SIG_free(*p);
+}
+
+static void asn1_object_freep(ASN1_OBJECT **p)
+{
+        ASN1_OBJECT_free(*p);
+}
+
+static void openssl_freep(uint8_t **p)
+{
+        OPENSSL_free(*p);
+}
+
+static void evp_pkey_freep(EVP_PKEY **p)
+{
+        EVP_PKEY_free(*p);
+}
+
+static void x509_freep(X509 **p)
+{
+        X509_free(*p);
+}
+
+__attribute__((format(printf, 3, 4))) static int set_error(char **reterr_message, int error,
+                                                           const char *format, ...)
+{
+        va_list ap;
+        char *message;
+
+        if (!reterr_message)
+                return error;
+
+        va_start(ap, format);
+        if (vasprintf(&message, format, ap) < 0)
+                message = NULL;
+        va_end(ap);
+
+        *reterr_message = message;
+        return error;
+}
+
+/* The reason OpenSSL gave for its last failure, which also empties its error queue for the next caller. */
+static const char *openssl_reason(void)
+{
+        const char *reason = ERR_reason_error_string(ERR_peek_last_error());
+
+        ERR_clear_error();
+        return reason ? reason : "unknown error";
+}
+
+static size_t offset_in(const struct pe_image *img, const void *p)
+{
+        return (size_t)((const uint8_t *)p - img->base);
+}
+
+static size_t align8(size_t x)
+{
+        return (x + WIN_CERTIFICATE_ALIGNMENT - 1) & ~(size_t)(WIN_CERTIFICATE_ALIGNMENT - 1);
+}
+
+/* Where the attribute certificate table is: offset and size, or (image size, 0) when there is none. Shim
+ * requires it at the very end of the file, and so do we: data after it would be covered by no hash. */
+static int certificate_table(const struct pe_image *img, size_t *ret_offset, size_t *ret_size)
+{
+        const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
+
+        if (!security || security->Size == 0) {
+                *ret_offset = img->size;
+                *ret_size = 0;
+                return 0;
+        }
+        if (security->VirtualAddress < img->optional_header->SizeOfHeaders ||
+            (uint64_t)security->VirtualAddress + security->Size != img->size)
+                return -EBADMSG;
+
+        *ret_offset = security->VirtualAddress;
+        *ret_size = security->Size;
+        return 0;
+}
+
+static void hash_range(struct sha256_ctx *c, const struct pe_image *img, size_t from, size_t to)
+{
+        sha256_update(c, img->base + from, to - from);
+}
+
+/* formats.md §1.2 steps 1-3: the headers up to SizeOfHeaders, without CheckSum and the certificate entry. */
+static void hash_headers(struct sha256_ctx *c, const struct pe_image *img)
+{
+        size_t checksum = offset_in(img, &img->optional_header->CheckSum);
+        size_t end = img->optional_header->SizeOfHeaders;
+        const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
+
+        hash_range(c, img, 0, checksum);
+        if (security) {
+                hash_range(c, img, checksum + sizeof(uint32_t), offset_in(img, security));
+                hash_range(c, img, offset_in(img, security + 1), end);
+        } else
+                hash_range(c, img, checksum + sizeof(uint32_t), end);
+}
+
+/* formats.md §1.2 step 5: sections with raw data, in file order. Ties keep table order, so the result never
+ * depends on the sort algorithm. Returns how many bytes were hashed. */
+static size_t hash_sections(struct sha256_ctx *c, const struct pe_image *img)
+{
+        const struct pe_section_header *sorted[PE_MAX_SECTIONS];
+        size_t n = 0, total = 0;
+
+        for (size_t i = 0; i < img->n_sections; i++) {
+                const struct pe_section_header *s = &img->sections[i];
+                size_t j = n++;
+
+                if (s->SizeOfRawData == 0) {
+                        n--;
+                        continue;
+                }
+                /* Insertion sort: at most PE_MAX_SECTIONS entries. */
+                for (; j > 0 && sorted[j - 1]->PointerToRawData > s->PointerToRawData; j--)
+                        sorted[j] = sorted[j - 1];
+                sorted[j] = s;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                hash_range(c, img, sorted[i]->PointerToRawData,
+                           (size_t)sorted[i]->PointerToRawData + sorted[i]->SizeOfRawData);
+                total += sorted[i]->SizeOfRawData;
+        }
+        return total;
+}
+
+static int digest_image(const struct pe_image *img, uint8_t ret[static AUTHENTICODE_DIGEST_SIZE])
+{
+        struct sha256_ctx c;
+        size_t table_offset, table_size, hashed;
+
+        if (certificate_table(img, &table_offset, &table_size) < 0)
+                return -EBADMSG;
+
+        sha256_init(&c);
+        hash_headers(&c, img);
+        /* Both terms are bounded by the image size (pe_parse() checked every section): no overflow. */
+        hashed = img->optional_header->SizeOfHeaders + hash_sections(&c, img);
+
+        /* Step 6: the trailing data starts at the count of bytes hashed, not at the end of the last section.
+         * [EDK2] rejects an image too short for that count plus the table. */
+        if (table_size != 0 && hashed > table_offset)
+                return -EBADMSG;
+        if (table_offset > hashed)
+                hash_range(&c, img, hashed, table_offset);
+
+        sha256_final(&c, ret);
+        return 0;
+}
+
+int authenticode_digest(const uint8_t *image, size_t size,
+                        uint8_t ret_digest[static AUTHENTICODE_DIGEST_SIZE], char **reterr_message)
+{
+        struct pe_image img;
+        int r;
+
+        r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
+        if (r < 0)
+                return set_error(reterr_message, r, "not a valid PE32+ image");
+        r = digest_image(&img, ret_digest);
+        if (r < 0)
+                return set_error(reterr_message, r, "malformed attribute certificate table");
+        return 0;
+}
+
+int authenticode_is_signed(const uint8_t *image, size_t size)
+{
+        struct pe_image img;
+        size_t offset, table_size;
+        int r;
+
+        r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
+        if (r < 0)
+                return r;
+        r = certificate_table(&img, &offset, &table_size);
+        if (r < 0)
+                return r;
+        return table_size > 0;
+}
+
+/* Never prompt: lanzatool runs unattended, from nixos-rebuild. */
+static int refuse_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+        (void)buf, (void)size, (void)rwflag, (void)userdata;
+        return -1;
+}
+
+static int load_key(const char *path, EVP_PKEY **ret, char **reterr_message)
+{
+        _cleanup_(fclosep) FILE *f = NULL;
+        EVP_PKEY *key;
+
+        f = fopen(path, "re");
+        if (!f)
+                return set_error(reterr_message, -errno, "%s: cannot open private key: %m", path);
+        key = PEM_read_PrivateKey(f, NULL, refuse_passphrase, NULL);
+        if (!key)
+                return set_error(reterr_message, -EBADMSG, "%s: not an unencrypted PEM private key (%s)",
+                                 path, openssl_reason());
+        if (!EVP_PKEY_is_a(key, "RSA")) {
+                EVP_PKEY_free(key);
+                return set_error(reterr_message, -EOPNOTSUPP,
+                                 "%s: not an RSA key; UEFI firmware verifies RSA signatures only", path);
+        }
+
+        *ret = key;
+        return 0;
+}
+
+int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_message)
+{
+        _cleanup_(fclosep) FILE *f = NULL;
+        X509 *certificate;
+
+        f = fopen(path, "re");
+        if (!f)
+                return set_error(reterr_message, -errno, "%s: cannot open certificate: %m", path);
+        certificate = PEM_read_X509(f, NULL, refuse_passphrase, NULL);
+        if (!certificate)
+                return set_error(reterr_message, -EBADMSG, "%s: not a PEM X.509 certificate (%s)", path,
+                                 openssl_reason());
+
+        *ret = certificate;
+        return 0;
+}
+
+int authenticode_signer_load(const char *key_path, const char *certificate_path,
+                             struct authenticode_signer *ret, char **reterr_message)
+{
+        _cleanup_(evp_pkey_freep) EVP_PKEY *key = NULL;
+        _cleanup_(x509_freep) X509 *certificate = NULL;
+        int r;
+
+        r = load_key(key_path, &key, reterr_message);
+        if (r < 0)
+                return r;
+        r = authenticode_certificate_load(certificate_path, &certificate, reterr_message);
+        if (r < 0)
+                return r;
+        if (X509_check_private_key(certificate, key) != 1) {
+                ERR_clear_error();
+                return set_error(reterr_message, -EKEYREJECTED,
+                                 "%s: private key does not match certificate %s", key_path,
+                                 certificate_path);
+        }
+
+        *ret = (struct authenticode_signer){.key = TAKE_PTR(key), .certificate = TAKE_PTR(certificate)};
+        return 0;
+}
+
+void authenticode_signer_done(struct authenticode_signer *signer)
+{
+        EVP_PKEY_free(signer->key);
+        X509_free(signer->certificate);
+        *signer = (struct authenticode_signer){};
+}
+
+/* Adds an authenticated attribute; the value is copied. */
+static bool add_attribute(PKCS7_SIGNER_INFO *si, const char *oid, int type, const void *value, int size)
+{
+        _cleanup_(asn1_object_freep) ASN1_OBJECT *object = OBJ_txt2obj(oid, 1);
+
+        return object && X509at_add1_attr_by_OBJ(&si->auth_attr, object, type, value, size);
+}
+
+/* formats.md §1.5-1.6: contentType, messageDigest over the contents octets of SpcIndirectDataContent (its
+ * tag and length excluded), and an empty SpcSpOpusInfo, which Windows wants and EDK2 ignores. DER sorts the
+ * SET when OpenSSL encodes it, both for the signature and in the output. No signingTime. */
+static bool add_attributes(PKCS7_SIGNER_INFO *si, const uint8_t idc[static SPC_INDIRECT_DATA_SIZE])
+{
+        _cleanup_(asn1_object_freep) ASN1_OBJECT *content_type = OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
+        uint8_t message_digest[SHA256_DIGEST_SIZE];
+
+        sha256_digest(idc + SPC_INDIRECT_DATA_HEADER, SPC_INDIRECT_DATA_SIZE - SPC_INDIRECT_DATA_HEADER,
+                      message_digest);
+
+        return content_type && add_attribute(si, PKCS9_CONTENT_TYPE, V_ASN1_OBJECT, content_type, -1) &&
+               add_attribute(si, PKCS9_MESSAGE_DIGEST, V_ASN1_OCTET_STRING, message_digest,
+                             sizeof(message_digest)) &&
+               add_attribute(si, SPC_SP_OPUS_INFO_OBJID, V_ASN1_SEQUENCE, empty_sequence,
+                             sizeof(empty_sequence));
+}
+
+/* The SignedData's content: SPC_INDIRECT_DATA, carried as an opaque SEQUENCE. */
+static bool set_content(PKCS7 *p7, const uint8_t idc[static SPC_INDIRECT_DATA_SIZE])
+{
+        PKCS7 *content = PKCS7_new();
+        ASN1_STRING *sequence = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+
+        if (!content || !sequence || !ASN1_STRING_set(sequence, idc, SPC_INDIRECT_DATA_SIZE))
+                goto fail;
+        content->type = OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
+        content->d.other = ASN1_TYPE_new();
+        if (!content->type || !content->d.other)
+                goto fail;
+        ASN1_TYPE_set(content->d.other, V_ASN1_SEQUENCE, TAKE_PTR(sequence));
+        if (!PKCS7_set_content(p7, content))
+                goto fail;
+        return true;
+fail:
+        ASN1_STRING_free(sequence);
+        PKCS7_free(content);
+        return false;
+}
+
+static bool edk2_accepts_layout(const uint8_t *der, size_t size)
+{
+        return size > EDK2_DIGEST_OID_OFFSET + sizeof(sha256_oid) && der[EDK2_LENGTH_FORM_OFFSET] == 0x82 &&
+               memcmp(der + EDK2_DIGEST_OID_OFFSET, sha256_oid, sizeof(sha256_oid)) == 0;
+}
+
+/* formats.md §1.5: ContentInfo { signedData, SignedData { version 1, {sha256}, SPC_INDIRECT_DATA content,
+ * [0] the signer's certificate, one SignerInfo (issuer and serial, sha256, attributes, rsaEncryption,
+ * RSASSA-PKCS1-v1_5 signature over the attributes) } }. */
+static int build_signature(const struct authenticode_signer *signer,
+                           const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE], uint8_t **ret_der,
+                           size_t *ret_size, char **reterr_message)
+{
+        _cleanup_(pkcs7_freep) PKCS7 *p7 = PKCS7_new();
+        _cleanup_(openssl_freep) uint8_t *der = NULL;
+        uint8_t idc[SPC_INDIRECT_DATA_SIZE];
+        PKCS7_SIGNER_INFO *si;
+        int size;
+
+        memcpy(idc, spc_indirect_data_prefix, sizeof(spc_indirect_data_prefix));
+        memcpy(idc + sizeof(spc_indirect_data_prefix), digest, AUTHENTICODE_DIGEST_SIZE);
+
+        if (!p7 || !PKCS7_set_type(p7, NID_pkcs7_signed) || !set_content(p7, idc) ||
+            !(si = PKCS7_add_signature(p7, signer->certificate, signer->key, EVP_sha256())) ||
+            !PKCS7_add_certificate(p7, signer->certificate) || !add_attributes(si, idc) ||
+            !PKCS7_SIGNER_INFO_sign(si))
+                return set_error(reterr_message, -EIO, "cannot build the signature: %s", openssl_reason());
+
+        size = i2d_PKCS7(p7, &der);
+        if (size <= 0)
+                return set_error(reterr_message, -EIO, "cannot encode the signature: %s", openssl_reason());
+        if (!edk2_accepts_layout(der, (size_t)size))
+                return set_error(reterr_message, -E2BIG,
+                                 "signature of %d bytes is outside what UEFI firmware parses", size);
+
+        *ret_der = TAKE_PTR(der);
+        *ret_size = (size_t)size;
+        return 0;
+}
+
+/* The image without any certificate table, zero-padded to 8 bytes, its certificate directory cleared. */
+static int unsigned_copy(const struct pe_image *img, uint8_t **ret, size_t *ret_size)
+{
+        const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
+        size_t keep, old_table_size, padded;
+        uint8_t *copy;
+
+        if (certificate_table(img, &keep, &old_table_size) < 0)
+                return -EBADMSG;
+        padded = align8(keep);
+        if (padded > UINT32_MAX)
+                return -EFBIG;
+
+        copy = calloc(padded, 1);
+        if (!copy)
+                return -ENOMEM;
+        memcpy(copy, img->base, keep);
+        memset(copy + offset_in(img, security), 0, sizeof(*security));
+
+        *ret = copy;
+        *ret_size = padded;
+        return 0;
+}
+
+static int signing_digest(const uint8_t *image, size_t size, uint8_t ret[static AUTHENTICODE_DIGEST_SIZE])
+{
+        struct pe_image img;
+        int r;
+
+        r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
+        if (r < 0)
+                return r;
+        return digest_image(&img, ret);
+}
+
+/* formats.md §1.3: one WIN_CERTIFICATE whose dwLength excludes its padding, a directory entry whose Size
+ * includes it, the table last in the file, then CheckSum over everything. */
+static void append_table(uint8_t *image, size_t padded, const uint8_t *der, size_t der_size,
+                         size_t table_size)
+{
+        struct win_certificate header = {
+                .dwLength = (uint32_t)(sizeof(header) + der_size),
+                .wRevision = WIN_CERT_REVISION_2_0,
+                .wCertificateType = WIN_CERT_TYPE_PKCS_SIGNED_DATA,
+        };
+        struct pe_image img;
+        struct pe_data_directory *security;
+
+        memcpy(image + padded, &header, sizeof(header));
+        memcpy(image + padded + sizeof(header), der, der_size);
+
+        /* The caller parsed the same headers before: this cannot fail. */
+        (void)pe_parse(image, padded, PE_LAYOUT_FILE, &img);
+        security =
+                (struct pe_data_directory *)(image +
+                                             offset_in(&img, pe_data_directory(
+                                                                     &img, IMAGE_DIRECTORY_ENTRY_SECURITY)));
+        security->VirtualAddress = (uint32_t)padded;
+        security->Size = (uint32_t)table_size;
+}
+
+int authenticode_sign(const uint8_t *image, size_t size, const struct authenticode_signer *signer,
+                      uint8_t **ret_image, size_t *ret_size, char **reterr_message)
+{
+        _cleanup_free_ uint8_t *copy = NULL;
+        _cleanup_(openssl_freep) uint8_t *der = NULL;
+        uint8_t digest[AUTHENTICODE_DIGEST_SIZE], *grown;
+        size_t padded = 0, der_size = 0, table_size;
+        struct pe_image img;
+        int r;
+
+        if (!image || !signer || !signer->key || !signer->certificate || !ret_image || !ret_size)
+                return set_error(reterr_message, -EINVAL, "invalid arguments");
+
+        r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
+        if (r < 0)
+                return set_error(reterr_message, r, "not a valid PE32+ image");
+        if (!pe_data_directory(&img, IMAGE_DIRECTORY_ENTRY_SECURITY))
+                return set_error(reterr_message, -EOPNOTSUPP, "image has no certificate table directory");
+
+        r = unsigned_copy(&img, &copy, &padded);
+        if (r < 0)
+                return set_error(reterr_message, r, "cannot prepare the image: %s", strerror(-r));
+        r = signing_digest(copy, padded, digest);
+        if (r < 0)
+                return set_error(reterr_message, r, "malformed image");
+
+        r = build_signature(signer, digest, &der, &der_size, reterr_message);
+        if (r < 0)
+                return r;
+
+        table_size = align8(sizeof(struct win_certificate) + der_size);
+        if (padded + table_size > UINT32_MAX)
+                return set_error(reterr_message, -EFBIG, "signed image would exceed 4 GiB");
+        grown = realloc(copy, padded + table_size);
+        if (!grown)
+                return set_error(reterr_message, -ENOMEM, "out of memory");
+        copy = grown;
+        memset(copy + padded, 0, table_size);
+        append_table(copy, padded, der, der_size, table_size);
+
+        r = pe_builder_update_checksum(copy, padded + table_size);
+        if (r < 0)
+                return set_error(reterr_message, r, "malformed image");
+
+        *ret_image = TAKE_PTR(copy);
+        *ret_size = padded + table_size;
+        return 0;
+}
+
+/* The contents octets of the SignedData's SPC_INDIRECT_DATA content: what messageDigest covers. */
+static int indirect_data(PKCS7 *p7, const uint8_t **ret, size_t *ret_size)
+{
+        _cleanup_(asn1_object_freep) ASN1_OBJECT *spc_indirect_data =
+                OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
+        const PKCS7 *content;
+        const uint8_t *data, *p;
+        long size, length;
+        int tag, class;
+
+        if (!spc_indirect_data)
+                return -ENOMEM;
+        if (!PKCS7_type_is_signed(p7) || !p7->d.sign || !(content = p7->d.sign->contents) ||
+            !content->type || OBJ_cmp(content->type, spc_indirect_data) != 0 || !content->d.other ||
+            content->d.other->type != V_ASN1_SEQUENCE)
+                return -EBADMSG;
+
+        data = p = ASN1_STRING_get0_data(content->d.other->value.sequence);
+        size = ASN1_STRING_length(content->d.other->value.sequence);
+        /* DER only: definite length, nothing after it. */
+        if (ASN1_get_object(&p, &length, &tag, &class, size) != V_ASN1_CONSTRUCTED ||
+            tag != V_ASN1_SEQUENCE || class != V_ASN1_UNIVERSAL || p + length != data + size)
+                return -EBADMSG;
+
+        *ret = p;
+        *ret_size = (size_t)length;
+        return 0;
+}
+
+/* The digest an SpcIndirectDataContent signs: its second and last element is a DigestInfo, which must be
+ * SHA-256. */
+static int signed_digest(const uint8_t *content, size_t size, uint8_t ret[static AUTHENTICODE_DIGEST_SIZE])
+{
+        _cleanup_(x509_sig_freep) X509_SIG *digest_info = NULL;
+        const uint8_t *p = content, *end = content + size;
+        const ASN1_OCTET_STRING *digest;
+        const X509_ALGOR *algorithm;
+        const ASN1_OBJECT *oid;
+        long length;
+        int tag, class;
+
+        /* Skip SpcAttributeTypeAndOptionalValue. */
+        if (ASN1_get_object(&p, &length, &tag, &class, (long)size) != V_ASN1_CONSTRUCTED ||
+            tag != V_ASN1_SEQUENCE || length > end - p)
+                return -EBADMSG;
+        p += length;
+
+        digest_info = d2i_X509_SIG(NULL, &p, end - p);
+        if (!digest_info || p != end)
+                return -EBADMSG;
+        X509_SIG_get0(digest_info, &algorithm, &digest);
+        X509_ALGOR_get0(&oid, NULL, NULL, algorithm);
+        if (OBJ_obj2nid(oid) != NID_sha256 || ASN1_STRING_length(digest) != AUTHENTICODE_DIGEST_SIZE)
+                return -EBADMSG;
+
+        memcpy(ret, ASN1_STRING_get0_data(digest), AUTHENTICODE_DIGEST_SIZE);
+        return 0;
+}
+
+/* As EDK2's AuthenticodeVerify: the certificate is the only trust anchor, and may be the signer or any CA
+ * above it; the chain comes from the signature's own certificates; validity dates and key usage do not
+ * matter to firmware. */
+static int verify_pkcs7(PKCS7 *p7, X509 *certificate, const uint8_t *content, size_t size)
+{
+        _cleanup_(x509_store_freep) X509_STORE *store = X509_STORE_new();
+        _cleanup_(bio_freep) BIO *data = BIO_new_mem_buf(content, (int)size);
+
+        if (!store || !data || !X509_STORE_add_cert(store, certificate) ||
+            !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME) ||
+            !X509_STORE_set_purpose(store, X509_PURPOSE_ANY))
+                return -ENOMEM;
+        return PKCS7_verify(p7, NULL, store, data, NULL, PKCS7_BINARY) == 1 ? 0 : -EKEYREJECTED;
+}
+
+static void hex(const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE],
+                char out[static 2 * AUTHENTICODE_DIGEST_SIZE + 1])
+{
+        for (size_t i = 0; i < AUTHENTICODE_DIGEST_SIZE; i++)
+                sprintf(out + 2 * i, "%02x", digest[i]);
+}
+
+/* What one WIN_CERTIFICATE says, from worst to best match: when none is valid, the best one explains. */
+enum entry_verdict {
+        ENTRY_MALFORMED,
+        ENTRY_OTHER_SIGNER,
+        ENTRY_OTHER_DIGEST, /* signed by the certificate, but over another image */
+        ENTRY_VALID,
+};
+
+static const int entry_verdict_errno[] = {
+        [ENTRY_MALFORMED] = -EBADMSG,
+        [ENTRY_OTHER_SIGNER] = -EKEYREJECTED,
+        [ENTRY_OTHER_DIGEST] = -EBADMSG,
+        [ENTRY_VALID] = 0,
+};
+
+/* One WIN_CERTIFICATE's PKCS#7, checked with the certificate before the digest is compared, so that
+ * ENTRY_OTHER_DIGEST means a signature by that certificate. */
+static enum entry_verdict verify_entry(const uint8_t *der, size_t size, X509 *certificate,
+                                       const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE], char **ret_why)
+{
+        _cleanup_(pkcs7_freep) PKCS7 *p7 = NULL;
+        uint8_t expected[AUTHENTICODE_DIGEST_SIZE];
+        char have[2 * AUTHENTICODE_DIGEST_SIZE + 1], want[2 * AUTHENTICODE_DIGEST_SIZE + 1];
+        const uint8_t *p = der, *content;
+        size_t content_size;
+
+        if (size > INT32_MAX || !(p7 = d2i_PKCS7(NULL, &p, (long)size)) ||
+            indirect_data(p7, &content, &content_size) < 0 ||
+            signed_digest(content, content_size, expected) < 0) {
+                ERR_clear_error();
+                set_error(ret_why, 0, "signature is not an Authenticode PKCS#7 SignedData");
+                return ENTRY_MALFORMED;
+        }
+
+        if (verify_pkcs7(p7, certificate, content, content_size) < 0) {
+                set_error(ret_why, 0, "signature does not verify with this certificate (%s)",
+                          openssl_reason());
+                return ENTRY_OTHER_SIGNER;
+        }
+
+        if (memcmp(expected, digest, AUTHENTICODE_DIGEST_SIZE) != 0) {
+                hex(digest, have);
+                hex(expected, want);
+                set_error(ret_why, 0, "image changed after signing: Authenticode digest %s, signed %s", have,
+                          want);
+                return ENTRY_OTHER_DIGEST;
+        }
+        return ENTRY_VALID;
+}
+
+/* Walks the table as EDK2 does: each entry padded to 8 bytes, the walk ending exactly at the table's end.
+ * Entries of other types are skipped. */
+static int verify_table(const struct pe_image *img, X509 *certificate,
+                        const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE], char **reterr_message)
+{
+        _cleanup_free_ char *best_why = NULL;
+        enum entry_verdict best = ENTRY_MALFORMED;
+        size_t offset, size, end;
+        bool any = false;
+
+        if (certificate_table(img, &offset, &size) < 0)
+                return set_error(reterr_message, -EBADMSG, "malformed attribute certificate table");
+        if (size == 0)
+                return set_error(reterr_message, -ENODATA, "not signed");
+
+        for (end = offset + size; offset < end;) {
+                struct win_certificate header;
+                _cleanup_free_ char *why = NULL;
+                enum entry_verdict v;
+
+                if (end - offset < sizeof(header))
+                        break;
+                memcpy(&header, img->base + offset, sizeof(header));
+                if (header.dwLength < sizeof(header) || header.dwLength > end - offset)
+                        break;
+
+                if (header.wCertificateType == WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
+                        v = verify_entry(img->base + offset + sizeof(header),
+                                         header.dwLength - sizeof(header), certificate, digest, &why);
+                        if (v == ENTRY_VALID)
+                                return 0;
+                        if (!any || v > best) {
+                                free(best_why);
+                                best_why = TAKE_PTR(why);
+                                best = v;
+                        }
+                        any = true;
+                }
+                offset += align8(header.dwLength);
+        }
+
+        if (offset != end)
+                return set_error(reterr_message, -EBADMSG, "malformed attribute certificate table");
+        if (!any)
+                return set_error(reterr_message, -EKEYREJECTED,
+                                 "no PKCS#7 signature in the certificate table");
+        return set_error(reterr_message, entry_verdict_errno[best], "%s",
+                         best_why ? best_why : "out of memory");
+}
+
+int authenticode_verify(const uint8_t *image, size_t size, X509 *certificate, char **reterr_message)
+{
+        uint8_t digest[AUTHENTICODE_DIGEST_SIZE];
+        struct pe_image img;
+        int r;
+
+        if (!image || !certificate)
+                return set_error(reterr_message, -EINVAL, "invalid arguments");
+
+        r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
+        if (r < 0)
+                return set_error(reterr_message, r, "not a valid PE32+ image");
+        if (digest_image(&img, digest) < 0)
+                return set_error(reterr_message, -EBADMSG, "malformed attribute certificate table");
+        return verify_table(&img, certificate, digest, reterr_message);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Authenticode for PE32+ images (formats.md §1): the image hash, signing as sbsign does but reproducibly,
+ * and verification as EDK2 (OVMF) and shim do it.
+ *
+ * Errors are negative errno values. Where a function takes char **reterr_message, it stores there, on
+ * failure only, a malloc'd sentence describing the problem (NULL when even that allocation failed). For
+ * functions given an image in memory the sentence does not name a file: print it as "lanzatool: FILE:
+ * MESSAGE". Functions given paths start it with the path at fault: print it as "lanzatool: MESSAGE". */
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUTHENTICODE_DIGEST_SIZE 32 /* SHA-256, the only algorithm we produce or accept */
+
+/* [PE] Attribute Certificate Table: entries are WIN_CERTIFICATE, 8-byte aligned. */
+#define WIN_CERT_REVISION_2_0          0x0200
+#define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002
+#define WIN_CERTIFICATE_ALIGNMENT      8
+
+/* The key and certificate that sign images: db.key and db.pem of a PKI bundle. */
+struct authenticode_signer {
+        EVP_PKEY *key;
+        X509 *certificate;
+};
+
+/* The Authenticode SHA-256 of the image exactly as it is (formats.md §1.2): headers without CheckSum and the
+ * certificate directory, sections with raw data in file order, then any data after them up to the
+ * certificate table. Note the shim difference (§1.2): an unsigned image not padded to 8 bytes hashes
+ * differently in shim, and differently once signed. Returns -EBADMSG for a malformed image or certificate
+ * table, or another pe_parse() error. */
+int authenticode_digest(const uint8_t *image, size_t size,
+                        uint8_t ret_digest[static AUTHENTICODE_DIGEST_SIZE], char **reterr_message);
+
+/* 1 when the image has a non-empty certificate table (whatever it holds), 0 when it has none, negative when
+ * the image or its certificate table is malformed. */
+int authenticode_is_signed(const uint8_t *image, size_t size);
+
+/* Loads a PEM private key and a PEM X.509 certificate. Refused: an unreadable file, an encrypted key (there
+ * is nobody to ask for a passphrase), a key that is not RSA (the firmware verifies only RSA signatures, and
+ * RSASSA-PKCS1-v1_5 is what makes signatures reproducible), a key that does not match the certificate. */
+int authenticode_signer_load(const char *key_path, const char *certificate_path,
+                             struct authenticode_signer *ret, char **reterr_message);
+
+/* Frees what authenticode_signer_load() allocated; safe on a zeroed struct. */
+void authenticode_signer_done(struct authenticode_signer *signer);
+
+/* Loads a PEM X.509 certificate, to verify with. */
+int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_message);
+
+/* Signs a PE32+ image in memory (formats.md §1.3-1.7), replacing any signature it already carries: pads it
+ * with zeros to 8 bytes, hashes that, builds a PKCS#7 SignedData around an SPC_INDIRECT_DATA content with
+ * only the contentType, messageDigest and (empty) SpcSpOpusInfo attributes and the signer's certificate,
+ * appends it as one WIN_CERTIFICATE, sets the certificate directory and recomputes CheckSum. No signing time
+ * and a deterministic signature scheme: the same inputs always give the same bytes. */
+int authenticode_sign(const uint8_t *image, size_t size, const struct authenticode_signer *signer,
+                      uint8_t **ret_image, size_t *ret_size, char **reterr_message);
+
+/* Checks, as EDK2 does, that some WIN_CERTIFICATE of the image is a signature that verifies with
+ * certificate as the only trust anchor (the signer itself or a CA above it; validity dates and key usage
+ * ignored) and that the digest it signs is the image's Authenticode digest. Returns 0 when so; -ENODATA when
+ * the image is not signed; -EKEYREJECTED when no signature verifies with this certificate; -EBADMSG when a
+ * signature by it signs another digest (the image changed after signing) or the image is malformed. */
+int authenticode_verify(const uint8_t *image, size_t size, X509 *certificate, char **reterr_message);

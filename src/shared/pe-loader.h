@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Loads a Linux kernel's PE image into memory the way a UEFI firmware's LoadImage() would: headers and
+ * sections at their RVAs, base relocations applied. Pure: it never allocates, so it runs (and is tested) on
+ * the host as well as in the stub. Every field of the file is treated as hostile. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pe.h"
+
+/* Kernels are only started on their own architecture. */
+#if defined(__x86_64__)
+#define PE_LOADER_MACHINE IMAGE_FILE_MACHINE_AMD64
+#else
+#error "pe-loader: unsupported architecture"
+#endif
+
+/* Sections must start on page boundaries so that W^X can be applied per section; every Linux EFI kernel
+ * uses 4 KiB or 64 KiB. The upper bound keeps the over-allocation for alignment reasonable. */
+#define PE_LOADER_MIN_SECTION_ALIGNMENT UINT32_C(0x1000)
+#define PE_LOADER_MAX_SECTION_ALIGNMENT UINT32_C(0x200000)
+
+/* The Linux EFI stub sets MajorImageVersion to 1 since 5.8 ("stub 1.0") to say it loads its initrd
+ * through LoadFile2 on the LINUX_INITRD_MEDIA device path, the only way we hand it over. */
+#define PE_LOADER_MIN_MAJOR_IMAGE_VERSION 1
+
+struct pe_loaded_section {
+        uint32_t rva;             /* VirtualAddress, a multiple of the section alignment */
+        uint32_t size;            /* VirtualSize: bytes in memory from rva, zero-filled past the file data */
+        uint32_t characteristics; /* IMAGE_SCN_* */
+};
+
+struct pe_loaded {
+        size_t image_size;    /* bytes from the load address: SizeOfImage rounded up to the alignment */
+        uint32_t entry_point; /* RVA, inside an executable section */
+        bool nx_compat;    /* the kernel runs with its code read-only and everything else non-executable */
+        size_t n_sections; /* in ascending, non-overlapping order */
+        struct pe_loaded_section sections[PE_MAX_SECTIONS];
+};
+
+/* Whether a section with these IMAGE_SCN_* characteristics is executed: marked as code or as executable,
+ * as firmware loaders decide it. */
+static inline bool pe_loader_is_code(uint32_t characteristics)
+{
+        return (characteristics & (IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE)) != 0;
+}
+
+/* Validates the kernel image and returns how much memory it needs (ret_image_size bytes starting at a
+ * multiple of ret_alignment). Errors are negative PE_E* values: -PE_ENOEXEC not a PE image,
+ * -PE_EOPNOTSUPP not a kernel we can start (machine, PE32+, subsystem, MajorImageVersion), -PE_EBADMSG
+ * malformed, -PE_EINVAL bad arguments. */
+int pe_loader_inspect(const uint8_t *file, size_t file_size, size_t *ret_image_size, size_t *ret_alignment);
+
+/* Validates as pe_loader_inspect(), then zeroes the first image_size bytes of dest, copies the headers and
+ * every section's file data there, and applies the base relocations for an image that will run at
+ * load_address (a multiple of the alignment; dest is where its bytes are written, the same memory in the
+ * stub, any buffer in tests). dest_size must be at least the image size. Nothing beyond the image size is
+ * written; on error dest holds garbage. -PE_EOPNOTSUPP also for a relocation type other than DIR64. */
+int pe_loader_load(const uint8_t *file, size_t file_size, uint8_t *dest, size_t dest_size,
+                   uint64_t load_address, struct pe_loaded *ret);

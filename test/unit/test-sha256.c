@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sha256.h"
+#include "tests.h"
+
+#define SEED           UINT64_C(0x6c616e7a61626f6f)
+#define N_RANDOM       2000
+#define MAX_RANDOM_LEN 70000
+
+static const char *const impl_names[_SHA256_IMPL_MAX] = {
+        [SHA256_IMPL_PORTABLE] = "portable",
+        [SHA256_IMPL_SHANI] = "sha-ni",
+};
+
+/* FIPS 180-4 examples (NIST CSRC "Example Values"), and the classic million times 'a'. */
+static const struct {
+        const char *message;
+        size_t repeat;
+        const char *digest;
+} vectors[] = {
+        {"abc", 1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"", 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+         "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+         1, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+        {"a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+};
+
+static uint64_t rng_state = SEED;
+
+/* splitmix64: reproducible on every platform, unlike rand(). */
+static uint64_t rng_next(void)
+{
+        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static void to_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char out[2 * SHA256_DIGEST_SIZE + 1])
+{
+        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++)
+                sprintf(out + 2 * i, "%02x", digest[i]);
+}
+
+/* Feeds data in random pieces of 0 to max_chunk bytes, zero-length updates included. */
+static void hash_chunked(enum sha256_impl impl, const uint8_t *data, size_t n, size_t max_chunk,
+                         uint8_t ret[SHA256_DIGEST_SIZE])
+{
+        struct sha256_ctx c;
+
+        sha256_init_impl(&c, impl);
+        while (n > 0) {
+                size_t k = rng_next() % (max_chunk + 1);
+                if (k > n)
+                        k = n;
+                sha256_update(&c, data, k);
+                data += k;
+                n -= k;
+        }
+        sha256_final(&c, ret);
+}
+
+static bool impl_available(enum sha256_impl impl)
+{
+        return impl != SHA256_IMPL_SHANI || sha256_shani_supported();
+}
+
+static void test_vectors(void)
+{
+        for (size_t v = 0; v < sizeof(vectors) / sizeof(vectors[0]); v++) {
+                size_t len = strlen(vectors[v].message), n = len * vectors[v].repeat;
+                uint8_t *msg = malloc(n + 1), digest[SHA256_DIGEST_SIZE];
+                char hex[2 * SHA256_DIGEST_SIZE + 1];
+
+                for (size_t i = 0; i < vectors[v].repeat; i++)
+                        memcpy(msg + i * len, vectors[v].message, len);
+
+                sha256_digest(msg, n, digest);
+                to_hex(digest, hex);
+                check(strcmp(hex, vectors[v].digest) == 0, "vector %zu one-shot: %s", v, hex);
+
+                for (enum sha256_impl impl = 0; impl < _SHA256_IMPL_MAX; impl++) {
+                        if (!impl_available(impl))
+                                continue;
+                        hash_chunked(impl, msg, n, 200, digest);
+                        to_hex(digest, hex);
+                        check(strcmp(hex, vectors[v].digest) == 0, "vector %zu %s: %s", v, impl_names[impl],
+                              hex);
+                }
+                free(msg);
+        }
+}
+
+static void test_random_against_openssl(void)
+{
+        static const size_t max_chunks[] = {1, 63, 64, 65, 200, 4096, MAX_RANDOM_LEN};
+        uint8_t *data = malloc(MAX_RANDOM_LEN);
+
+        for (size_t i = 0; i < MAX_RANDOM_LEN; i++)
+                data[i] = rng_next();
+
+        for (unsigned i = 0; i < N_RANDOM; i++) {
+                size_t n = rng_next() % (MAX_RANDOM_LEN + 1);
+                size_t offset = rng_next() % (MAX_RANDOM_LEN - n + 1);
+                uint8_t expected[SHA256_DIGEST_SIZE], digest[SHA256_DIGEST_SIZE];
+
+                check(EVP_Digest(data + offset, n, expected, NULL, EVP_sha256(), NULL) == 1, "EVP_Digest");
+                for (enum sha256_impl impl = 0; impl < _SHA256_IMPL_MAX; impl++) {
+                        size_t max_chunk =
+                                max_chunks[rng_next() % (sizeof(max_chunks) / sizeof(max_chunks[0]))];
+
+                        if (!impl_available(impl))
+                                continue;
+                        hash_chunked(impl, data + offset, n, max_chunk, digest);
+                        check(memcmp(digest, expected, sizeof(digest)) == 0,
+                              "case %u: %s, %zu bytes at offset %zu, chunks up to %zu", i, impl_names[impl],
+                              n, offset, max_chunk);
+                }
+        }
+        free(data);
+}
+
+static void test_selection(void)
+{
+        struct sha256_ctx c;
+
+        /* Peeks at a private field: the point is which implementation the public calls chose. */
+        sha256_init(&c);
+        check(c.impl == (sha256_shani_supported() ? SHA256_IMPL_SHANI : SHA256_IMPL_PORTABLE), "auto: %d",
+              c.impl);
+        sha256_init_impl(&c, SHA256_IMPL_PORTABLE);
+        check(c.impl == SHA256_IMPL_PORTABLE, "portable: %d", c.impl);
+        sha256_init_impl(&c, _SHA256_IMPL_MAX);
+        check(c.impl == SHA256_IMPL_PORTABLE, "out of range: %d", c.impl);
+}
+
+int main(void)
+{
+        printf("seed 0x%016llx\n", (unsigned long long)SEED);
+        if (!sha256_shani_supported())
+                printf("note: this CPU lacks SHA-NI, only the portable path is tested\n");
+
+        test_selection();
+        test_vectors();
+        test_random_against_openssl();
+        return tests_finish();
+}
