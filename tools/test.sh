@@ -65,7 +65,7 @@ unit_tests() {
 SECONDS=0
 format_check
 unit_tests build
-unit_tests build-asan -Defi=false -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+unit_tests build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dcrash-hooks=true
 export LANZABOOTE_BUILD_DIR="$ROOT/build"
 if vm_out=$("$ROOT/test/vm/run.sh" 2>&1 | tee /dev/stderr | tail -1); then :; fi
 add_summary "$vm_out" "vm tests"

@@ -205,14 +205,12 @@ static size_t hash_sections(struct sha256_ctx *c, const struct pe_image *img)
 
         for (size_t i = 0; i < img->n_sections; i++) {
                 const struct pe_section_header *s = &img->sections[i];
-                size_t j = n++;
+                size_t j;
 
-                if (s->SizeOfRawData == 0) {
-                        n--;
+                if (s->SizeOfRawData == 0)
                         continue;
-                }
-                /* Insertion sort: at most PE_MAX_SECTIONS entries. */
-                for (; j > 0 && sorted[j - 1]->PointerToRawData > s->PointerToRawData; j--)
+                /* Insertion sort, stable: at most PE_MAX_SECTIONS entries. */
+                for (j = n++; j > 0 && sorted[j - 1]->PointerToRawData > s->PointerToRawData; j--)
                         sorted[j] = sorted[j - 1];
                 sorted[j] = s;
         }
@@ -365,8 +363,9 @@ static bool add_attribute(PKCS7_SIGNER_INFO *si, const char *oid, int type, cons
 }
 
 /* formats.md §1.5-1.6: contentType, messageDigest over the contents octets of SpcIndirectDataContent (its
- * tag and length excluded), and an empty SpcSpOpusInfo, which Windows wants and EDK2 ignores. DER sorts the
- * SET when OpenSSL encodes it, both for the signature and in the output. No signingTime. */
+ * tag and length excluded), and an empty SpcSpOpusInfo, optional in Authenticode and ignored by EDK2, added
+ * as Windows signers and osslsigncode do. No signingTime: it would make every signature different. OpenSSL
+ * sorts the SET into DER order when it encodes it, both for the signature and in the output. */
 static bool add_attributes(PKCS7_SIGNER_INFO *si, const uint8_t idc[static SPC_INDIRECT_DATA_SIZE])
 {
         _cleanup_(asn1_object_freep) ASN1_OBJECT *content_type = OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
@@ -444,10 +443,10 @@ static int build_signature(const struct authenticode_signer *signer,
         return 0;
 }
 
-/* The image without any certificate table, zero-padded to 8 bytes, its certificate directory cleared. */
-static int unsigned_copy(const struct pe_image *img, uint8_t **ret, size_t *ret_size)
+/* The image without any certificate table, zero-padded to 8 bytes, its certificate directory at
+ * security_offset cleared. */
+static int unsigned_copy(const struct pe_image *img, size_t security_offset, uint8_t **ret, size_t *ret_size)
 {
-        const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
         size_t keep, old_table_size, padded;
         uint8_t *copy;
 
@@ -461,7 +460,7 @@ static int unsigned_copy(const struct pe_image *img, uint8_t **ret, size_t *ret_
         if (!copy)
                 return -ENOMEM;
         memcpy(copy, img->base, keep);
-        memset(copy + offset_in(img, security), 0, sizeof(*security));
+        memset(copy + security_offset, 0, sizeof(struct pe_data_directory));
 
         *ret = copy;
         *ret_size = padded;
@@ -479,30 +478,35 @@ static int signing_digest(const uint8_t *image, size_t size, uint8_t ret[static 
         return digest_image(&img, ret);
 }
 
-/* formats.md §1.3: one WIN_CERTIFICATE whose dwLength excludes its padding, a directory entry whose Size
- * includes it, the table last in the file, then CheckSum over everything. */
-static void append_table(uint8_t *image, size_t padded, const uint8_t *der, size_t der_size,
-                         size_t table_size)
+/* formats.md §1.3: one WIN_CERTIFICATE whose dwLength excludes its padding, at the 8-aligned end of the
+ * image, and a directory entry whose Size includes the padding. image has room for table_size more bytes. */
+static void append_table(uint8_t *image, size_t padded, size_t security_offset, const uint8_t *der,
+                         size_t der_size, size_t table_size)
 {
         struct win_certificate header = {
                 .dwLength = (uint32_t)(sizeof(header) + der_size),
                 .wRevision = WIN_CERT_REVISION_2_0,
                 .wCertificateType = WIN_CERT_TYPE_PKCS_SIGNED_DATA,
         };
-        struct pe_image img;
-        struct pe_data_directory *security;
+        struct pe_data_directory security = {.VirtualAddress = (uint32_t)padded,
+                                             .Size = (uint32_t)table_size};
 
+        memset(image + padded, 0, table_size);
         memcpy(image + padded, &header, sizeof(header));
         memcpy(image + padded + sizeof(header), der, der_size);
+        memcpy(image + security_offset, &security, sizeof(security));
+}
 
-        /* The caller parsed the same headers before: this cannot fail. */
-        (void)pe_parse(image, padded, PE_LAYOUT_FILE, &img);
-        security =
-                (struct pe_data_directory *)(image +
-                                             offset_in(&img, pe_data_directory(
-                                                                     &img, IMAGE_DIRECTORY_ENTRY_SECURITY)));
-        security->VirtualAddress = (uint32_t)padded;
-        security->Size = (uint32_t)table_size;
+static const char *unsigned_copy_problem(int r)
+{
+        switch (-r) {
+        case EBADMSG:
+                return "malformed attribute certificate table";
+        case EFBIG:
+                return "image too large";
+        default:
+                return "out of memory";
+        }
 }
 
 int authenticode_sign(const uint8_t *image, size_t size, const struct authenticode_signer *signer,
@@ -511,7 +515,8 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
         _cleanup_free_ uint8_t *copy = NULL;
         _cleanup_(openssl_freep) uint8_t *der = NULL;
         uint8_t digest[AUTHENTICODE_DIGEST_SIZE], *grown;
-        size_t padded = 0, der_size = 0, table_size;
+        size_t padded = 0, der_size = 0, table_size, security_offset;
+        const struct pe_data_directory *security;
         struct pe_image img;
         int r;
 
@@ -521,15 +526,18 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
         r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
         if (r < 0)
                 return set_error(reterr_message, r, "not a valid PE32+ image");
-        if (!pe_data_directory(&img, IMAGE_DIRECTORY_ENTRY_SECURITY))
+        security = pe_data_directory(&img, IMAGE_DIRECTORY_ENTRY_SECURITY);
+        if (!security)
                 return set_error(reterr_message, -EOPNOTSUPP, "image has no certificate table directory");
+        security_offset = offset_in(&img, security);
 
-        r = unsigned_copy(&img, &copy, &padded);
+        r = unsigned_copy(&img, security_offset, &copy, &padded);
         if (r < 0)
-                return set_error(reterr_message, r, "cannot prepare the image: %s", strerror(-r));
+                return set_error(reterr_message, r, "%s", unsigned_copy_problem(r));
+        /* Without its old signature the image may no longer hold its sections. */
         r = signing_digest(copy, padded, digest);
         if (r < 0)
-                return set_error(reterr_message, r, "malformed image");
+                return set_error(reterr_message, -EBADMSG, "malformed image under its signature");
 
         r = build_signature(signer, digest, &der, &der_size, reterr_message);
         if (r < 0)
@@ -542,16 +550,42 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
         if (!grown)
                 return set_error(reterr_message, -ENOMEM, "out of memory");
         copy = grown;
-        memset(copy + padded, 0, table_size);
-        append_table(copy, padded, der, der_size, table_size);
+        append_table(copy, padded, security_offset, der, der_size, table_size);
 
+        /* formats.md §1.4: last, over everything, the table included. */
         r = pe_builder_update_checksum(copy, padded + table_size);
         if (r < 0)
-                return set_error(reterr_message, r, "malformed image");
+                return set_error(reterr_message, -EBADMSG, "malformed image");
 
         *ret_image = TAKE_PTR(copy);
         *ret_size = padded + table_size;
         return 0;
+}
+
+static bool is_sha256(const X509_ALGOR *algorithm)
+{
+        const ASN1_OBJECT *oid;
+
+        X509_ALGOR_get0(&oid, NULL, NULL, algorithm);
+        return OBJ_obj2nid(oid) == NID_sha256;
+}
+
+/* SHA-256 is all we sign with and all EDK2 looks for (at a fixed offset). Checking before PKCS7_verify()
+ * also spares it digests it does not know, on which OpenSSL 3.0 leaks the content BIO. */
+static bool digests_are_sha256(const PKCS7 *p7)
+{
+        const STACK_OF(X509_ALGOR) *algorithms = p7->d.sign->md_algs;
+        const STACK_OF(PKCS7_SIGNER_INFO) *signers = p7->d.sign->signer_info;
+
+        if (sk_X509_ALGOR_num(algorithms) <= 0 || sk_PKCS7_SIGNER_INFO_num(signers) <= 0)
+                return false;
+        for (int i = 0; i < sk_X509_ALGOR_num(algorithms); i++)
+                if (!is_sha256(sk_X509_ALGOR_value(algorithms, i)))
+                        return false;
+        for (int i = 0; i < sk_PKCS7_SIGNER_INFO_num(signers); i++)
+                if (!is_sha256(sk_PKCS7_SIGNER_INFO_value(signers, i)->digest_alg))
+                        return false;
+        return true;
 }
 
 /* The contents octets of the SignedData's SPC_INDIRECT_DATA content: what messageDigest covers. */
@@ -566,8 +600,9 @@ static int indirect_data(PKCS7 *p7, const uint8_t **ret, size_t *ret_size)
 
         if (!spc_indirect_data)
                 return -ENOMEM;
-        if (!PKCS7_type_is_signed(p7) || !p7->d.sign || !(content = p7->d.sign->contents) ||
-            !content->type || OBJ_cmp(content->type, spc_indirect_data) != 0 || !content->d.other ||
+        if (!PKCS7_type_is_signed(p7) || !p7->d.sign || !digests_are_sha256(p7) ||
+            !(content = p7->d.sign->contents) || !content->type ||
+            OBJ_cmp(content->type, spc_indirect_data) != 0 || !content->d.other ||
             content->d.other->type != V_ASN1_SEQUENCE)
                 return -EBADMSG;
 
@@ -591,7 +626,6 @@ static int signed_digest(const uint8_t *content, size_t size, uint8_t ret[static
         const uint8_t *p = content, *end = content + size;
         const ASN1_OCTET_STRING *digest;
         const X509_ALGOR *algorithm;
-        const ASN1_OBJECT *oid;
         long length;
         int tag, class;
 
@@ -605,8 +639,7 @@ static int signed_digest(const uint8_t *content, size_t size, uint8_t ret[static
         if (!digest_info || p != end)
                 return -EBADMSG;
         X509_SIG_get0(digest_info, &algorithm, &digest);
-        X509_ALGOR_get0(&oid, NULL, NULL, algorithm);
-        if (OBJ_obj2nid(oid) != NID_sha256 || ASN1_STRING_length(digest) != AUTHENTICODE_DIGEST_SIZE)
+        if (!is_sha256(algorithm) || ASN1_STRING_length(digest) != AUTHENTICODE_DIGEST_SIZE)
                 return -EBADMSG;
 
         memcpy(ret, ASN1_STRING_get0_data(digest), AUTHENTICODE_DIGEST_SIZE);

@@ -1,53 +1,241 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <getopt.h>
 #include <json.h>
 #include <libfdisk.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lanzatool.h"
+#include "log.h"
 #include "sha256.h"
+#include "util.h"
+
+#ifndef LANZABOOTE_STUB_PATH
+#define LANZABOOTE_STUB_PATH "/usr/lib/lanzaboote/lanzabootx64.efi.stub"
+#endif
+
+struct arguments arg = {
+        .systemd_boot = SYSTEMD_BOOT_DEFAULT_SOURCE,
+        .loader = { .timeout = -1, .default_entry = "nixos-*" },
+};
 
 static int help(void)
 {
         printf("lanzatool [OPTIONS...] COMMAND ...\n\n"
-               "Install Secure Boot and measured boot for NixOS generations.\n\n"
+               "Secure Boot and measured boot for NixOS generations.\n\n"
+               "Commands:\n"
+               "  install GENERATION...  Install generations (profile links or directories holding\n"
+               "                         boot.json) onto the ESP with signed stubs and systemd-boot\n"
+               "  list                   List the installed entries\n"
+               "  verify                 Check every signature and every pinned hash on the ESP\n"
+               "  status                 Show the firmware, Secure Boot, TPM and ESP state\n"
+               "  remove                 Remove everything lanzatool installed\n\n"
                "Options:\n"
-               "  -h --help       Show this help\n"
-               "     --version    Show the version and the libraries in use\n");
+               "  -h --help                   Show this help\n"
+               "     --version                Show the version\n"
+               "     --esp-path=PATH          The ESP (default: the first of /efi, /boot, /boot/efi)\n"
+               "     --pki-bundle=DIR         Keys in sbctl's layout (keys/db/db.{key,pem})\n"
+               "     --stub=PATH              The unsigned stub (default: $LANZABOOTE_STUB or %s)\n"
+               "     --systemd-boot=PATH      systemd-boot to install (default: %s)\n"
+               "     --configuration-limit=N  Keep at most N generations (default: all)\n"
+               "     --boot-counting=TRIES    Give new entries TRIES boot attempts\n"
+               "     --timeout=SEC            loader.conf: menu timeout\n"
+               "     --default=PATTERN        loader.conf: default entry (default: nixos-*)\n"
+               "     --editor=yes|no          loader.conf: allow editing the command line (default: no)\n"
+               "     --console-mode=MODE      loader.conf: console mode\n"
+               "     --no-variables           Do not create a firmware boot entry\n"
+               "     --dry-run                Print what would be done, change nothing\n"
+               "     --json=pretty|short|off  JSON output for list and status\n"
+               "  -q --quiet                  Print errors only\n"
+               "  -v --verbose                Print debug messages\n\n"
+               "Exit status: 0 success, 1 failure, 2 usage error.\n",
+               LANZABOOTE_STUB_PATH, SYSTEMD_BOOT_DEFAULT_SOURCE);
         return 0;
 }
 
 static int version(void)
 {
-        printf("lanzatool %s\n", LANZABOOTE_VERSION);
-        printf("  %s, json-c %s, libfdisk %s, sha256 %s\n", OpenSSL_version(OPENSSL_VERSION), json_c_version(),
-               fdisk_get_library_version(NULL) >= 0 ? LIBFDISK_VERSION : "?",
+        printf("lanzatool %s (%s, json-c %s, libfdisk %s, sha256 %s)\n", LANZABOOTE_VERSION,
+               OpenSSL_version(OPENSSL_VERSION), json_c_version(), LIBFDISK_VERSION,
                sha256_shani_supported() ? "sha-ni" : "portable");
         return 0;
 }
 
-int main(int argc, char *argv[])
+static int parse_unsigned(const char *option, const char *s, unsigned *ret)
 {
-        enum { ARG_VERSION = 0x100 };
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || end == s || *end || v > UINT_MAX || s[0] == '-') {
+                log_error("invalid value for %s: %s", option, s);
+                return -EINVAL;
+        }
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int parse_bool(const char *option, const char *s, bool *ret)
+{
+        if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+                *ret = true;
+        else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+                *ret = false;
+        else
+                return log_error_errno(-EINVAL, "invalid value for %s: %s", option, s);
+        return 0;
+}
+
+static int parse_json(const char *s)
+{
+        static const char *const modes[] = { [JSON_OFF] = "off", [JSON_SHORT] = "short", [JSON_PRETTY] = "pretty" };
+
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+                if (strcmp(s, modes[i]) == 0) {
+                        arg.json = (enum json_mode)i;
+                        return 0;
+                }
+        return log_error_errno(-EINVAL, "invalid value for --json: %s", s);
+}
+
+/* 1: go on with a verb, 0: done (help, version), negative: usage error. */
+static int parse_argv(int argc, char *argv[])
+{
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_ESP_PATH,
+                ARG_PKI_BUNDLE,
+                ARG_STUB,
+                ARG_SYSTEMD_BOOT,
+                ARG_CONFIGURATION_LIMIT,
+                ARG_BOOT_COUNTING,
+                ARG_TIMEOUT,
+                ARG_DEFAULT,
+                ARG_EDITOR,
+                ARG_CONSOLE_MODE,
+                ARG_NO_VARIABLES,
+                ARG_DRY_RUN,
+                ARG_JSON,
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "esp-path", required_argument, NULL, ARG_ESP_PATH },
+                { "pki-bundle", required_argument, NULL, ARG_PKI_BUNDLE },
+                { "stub", required_argument, NULL, ARG_STUB },
+                { "systemd-boot", required_argument, NULL, ARG_SYSTEMD_BOOT },
+                { "configuration-limit", required_argument, NULL, ARG_CONFIGURATION_LIMIT },
+                { "boot-counting", required_argument, NULL, ARG_BOOT_COUNTING },
+                { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "default", required_argument, NULL, ARG_DEFAULT },
+                { "editor", required_argument, NULL, ARG_EDITOR },
+                { "console-mode", required_argument, NULL, ARG_CONSOLE_MODE },
+                { "no-variables", no_argument, NULL, ARG_NO_VARIABLES },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "json", required_argument, NULL, ARG_JSON },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
                 {},
         };
-        int c;
+        unsigned timeout;
+        int c, r = 0;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        arg.stub = getenv("LANZABOOTE_STUB") ?: LANZABOOTE_STUB_PATH;
+        while (r >= 0 && (c = getopt_long(argc, argv, "hqv", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         return help();
                 case ARG_VERSION:
                         return version();
+                case ARG_ESP_PATH:
+                        arg.esp_path = optarg;
+                        break;
+                case ARG_PKI_BUNDLE:
+                        arg.pki_bundle = optarg;
+                        break;
+                case ARG_STUB:
+                        arg.stub = optarg;
+                        break;
+                case ARG_SYSTEMD_BOOT:
+                        arg.systemd_boot = optarg;
+                        break;
+                case ARG_CONFIGURATION_LIMIT:
+                        r = parse_unsigned("--configuration-limit", optarg, &arg.configuration_limit);
+                        break;
+                case ARG_BOOT_COUNTING:
+                        r = parse_unsigned("--boot-counting", optarg, &arg.boot_counting);
+                        break;
+                case ARG_TIMEOUT:
+                        r = parse_unsigned("--timeout", optarg, &timeout);
+                        arg.loader.timeout = r >= 0 && timeout <= INT_MAX ? (int)timeout : -1;
+                        break;
+                case ARG_DEFAULT:
+                        arg.loader.default_entry = optarg;
+                        break;
+                case ARG_EDITOR:
+                        r = parse_bool("--editor", optarg, &arg.loader.editor);
+                        break;
+                case ARG_CONSOLE_MODE:
+                        arg.loader.console_mode = optarg;
+                        break;
+                case ARG_NO_VARIABLES:
+                        arg.no_variables = true;
+                        break;
+                case ARG_DRY_RUN:
+                        arg.dry_run = true;
+                        break;
+                case ARG_JSON:
+                        r = parse_json(optarg);
+                        break;
+                case 'q':
+                        arg.quiet = true;
+                        log_max_level = LOG_LEVEL_ERROR;
+                        break;
+                case 'v':
+                        log_max_level = LOG_LEVEL_DEBUG;
+                        break;
                 default:
-                        return 2;
+                        return -EINVAL;
                 }
         }
-        fprintf(stderr, "lanzatool: no command given, see --help\n");
+        return r < 0 ? r : 1;
+}
+
+static const struct verb {
+        const char *name;
+        int min_args, max_args; /* the verb name included; -1: any */
+        int (*run)(int argc, char *argv[]);
+} verbs[] = {
+        { "install", 2, -1, verb_install }, { "list", 1, 1, verb_list },     { "verify", 1, 1, verb_verify },
+        { "status", 1, 1, verb_status },    { "remove", 1, 1, verb_remove },
+};
+
+static int dispatch(int argc, char *argv[])
+{
+        if (argc < 1)
+                return log_error("no command given, see --help"), 2;
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                const struct verb *v = &verbs[i];
+                if (strcmp(argv[0], v->name) != 0)
+                        continue;
+                if (argc < v->min_args || (v->max_args >= 0 && argc > v->max_args))
+                        return log_error("%s: wrong number of arguments, see --help", v->name), 2;
+                return v->run(argc, argv);
+        }
+        log_error("unknown command \"%s\", see --help", argv[0]);
         return 2;
+}
+
+int main(int argc, char *argv[])
+{
+        int r = parse_argv(argc, argv);
+
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        return dispatch(argc - optind, argv + optind);
 }

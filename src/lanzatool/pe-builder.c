@@ -85,9 +85,12 @@ static bool is_power_of_two(uint32_t x)
 /* Rounds x up to a multiple of the power of two a; false when the result does not fit in 32 bits. */
 static bool align_up32(uint64_t x, uint32_t a, uint32_t *ret)
 {
-        uint64_t r = (x + a - 1) & ~(uint64_t)(a - 1);
+        uint64_t r;
 
-        if (x > UINT32_MAX || r > UINT32_MAX)
+        if (x > UINT32_MAX)
+                return false;
+        r = (x + a - 1) & ~(uint64_t)(a - 1);
+        if (r > UINT32_MAX)
                 return false;
         *ret = (uint32_t)r;
         return true;
@@ -228,7 +231,8 @@ static int check_names(const struct pe_image *img, const struct pe_builder_secti
         for (size_t i = 0; i < n; i++) {
                 if (!sections[i].name || !section_name_valid(sections[i].name))
                         return set_error(reterr_message, -EINVAL,
-                                         "section name must have 1 to 8 characters");
+                                         "invalid section name \"%.16s\": it must have 1 to 8 characters",
+                                         sections[i].name ? sections[i].name : "");
                 if (!sections[i].data && sections[i].size != 0)
                         return set_error(reterr_message, -EINVAL, "section %s has no data",
                                          sections[i].name);
@@ -255,9 +259,10 @@ static int check_header_room(const struct pe_image *img, size_t n_new, char **re
                                  n_new, PE_MAX_SECTIONS);
         need = n_new * sizeof(struct pe_section_header);
         if (need > img->optional_header->SizeOfHeaders - table_end)
-                return set_error(reterr_message, -ENOSPC,
-                                 "no room in the headers for %zu more section headers (%zu bytes free)",
-                                 n_new, img->optional_header->SizeOfHeaders - table_end);
+                return set_error(
+                        reterr_message, -ENOSPC,
+                        "header space too small: %zu more section headers need %zu bytes, %zu are free",
+                        n_new, need, img->optional_header->SizeOfHeaders - table_end);
 
         /* Something else (a bound import table, say) may live there. */
         for (size_t i = 0; i < need; i++)
@@ -376,7 +381,8 @@ static void write_image(const struct pe_image *img, size_t keep, const struct pe
                 pe_builder_checksum(out, p->file_size, offset_in(img, &img->optional_header->CheckSum));
 }
 
-static int check_stub(const struct pe_image *img, size_t n_new, size_t *ret_keep, char **reterr_message)
+static int check_stub(const struct pe_image *img, const struct pe_builder_section *sections,
+                      size_t n_sections, size_t *ret_keep, char **reterr_message)
 {
         int r;
 
@@ -386,7 +392,10 @@ static int check_stub(const struct pe_image *img, size_t n_new, size_t *ret_keep
         r = check_alignment(img, reterr_message);
         if (r < 0)
                 return r;
-        r = check_header_room(img, n_new, reterr_message);
+        r = check_names(img, sections, n_sections, reterr_message);
+        if (r < 0)
+                return r;
+        r = check_header_room(img, n_sections, reterr_message);
         if (r < 0)
                 return r;
         return bytes_to_keep(img, ret_keep, reterr_message);
@@ -408,10 +417,7 @@ int pe_builder_add_sections(const uint8_t *stub, size_t stub_size, const struct 
         r = pe_parse(stub, stub_size, PE_LAYOUT_FILE, &img);
         if (r < 0)
                 return set_error(reterr_message, r, "%s", pe_parse_problem(r));
-        r = check_stub(&img, n_sections, &keep, reterr_message);
-        if (r < 0)
-                return r;
-        r = check_names(&img, sections, n_sections, reterr_message);
+        r = check_stub(&img, sections, n_sections, &keep, reterr_message);
         if (r < 0)
                 return r;
 

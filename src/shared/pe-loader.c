@@ -44,8 +44,7 @@ static int check_optional_header(const struct pe_image *pe, size_t file_size, st
         if (alignment < PE_LOADER_MIN_SECTION_ALIGNMENT || alignment > PE_LOADER_MAX_SECTION_ALIGNMENT)
                 return -PE_EOPNOTSUPP;
 
-        /* 32-bit SizeOfImage plus at most the alignment: cannot overflow 64 bits, but size_t may be smaller.
-         */
+        /* Below 2^32 + 2 MiB: no overflow in 64 bits, but size_t may be narrower. */
         image_size = ((uint64_t)oh->SizeOfImage + alignment - 1) & ~((uint64_t)alignment - 1);
         if (image_size == 0 || image_size > SIZE_MAX)
                 return -PE_EBADMSG;

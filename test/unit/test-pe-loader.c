@@ -17,13 +17,14 @@
 
 #define EXIT_SKIP 77
 
-#define ANY_ERROR    INT_MIN
-#define SENTINEL     ((size_t)0x5e5e5e5e5e5e5e5e)
-#define CANARY       0xa5
-#define CANARY_SIZE  4096
-#define SEED         UINT64_C(0x6c6f616465722121)
-#define N_FUZZ_SYNTH 20000
-#define N_FUZZ_REAL  150
+#define ANY_ERROR           INT_MIN
+#define SENTINEL            ((size_t)0x5e5e5e5e5e5e5e5e)
+#define CANARY              0xa5
+#define CANARY_SIZE         4096
+#define SEED                UINT64_C(0x6c6f616465722121)
+#define N_FUZZ_SYNTH        20000
+#define N_FUZZ_REAL         150
+#define FUZZ_MAX_IMAGE_SIZE (64u << 20)
 
 /* Two load addresses per image, below and above its ImageBase, multiples of any accepted alignment. */
 static const uint64_t load_addresses[] = {UINT64_C(0x200000), UINT64_C(0x7ff00000000)};
@@ -471,6 +472,10 @@ static uint8_t *syn_with(void (*mutate)(uint8_t *buf))
 SYN_MUTATION(block_size_zero, put32(RELOC(buf) + SYN_RELOC_BLOCK2 + 4, 0))
 SYN_MUTATION(block_size_small, put32(RELOC(buf) + SYN_RELOC_BLOCK2 + 4, 7))
 SYN_MUTATION(block_size_odd, put32(RELOC(buf) + SYN_RELOC_BLOCK2 + 4, 13))
+/* The last block, 11 bytes in an 11-byte remainder: half an entry. */
+SYN_MUTATION(block_size_odd_last, put32(RELOC(buf) + SYN_RELOC_BLOCK3 + 4, 11);
+             put32(buf + SECTION(buf, SYN_RELOC) + SEC_VSIZE, SYN_RELOC_DIR_SIZE + 1);
+             put32(RELOC_DIR(buf) + 4, SYN_RELOC_DIR_SIZE + 1))
 SYN_MUTATION(block_size_past_dir, put32(RELOC(buf) + SYN_RELOC_BLOCK3 + 4, 12))
 SYN_MUTATION(block_size_huge, put32(RELOC(buf) + SYN_RELOC_BLOCK1 + 4, UINT32_MAX))
 SYN_MUTATION(dir_trailing_bytes, put32(RELOC_DIR(buf) + 4, SYN_RELOC_DIR_SIZE + 4))
@@ -496,7 +501,8 @@ SYN_MUTATION(entry_zero, put32(buf + OPT(buf) + OPT_ENTRY, 0))
 SYN_MUTATION(entry_huge, put32(buf + OPT(buf) + OPT_ENTRY, UINT32_MAX))
 SYN_MUTATION(sections_unordered, put32(buf + SECTION(buf, SYN_BSS) + SEC_VA, 0x1000))
 SYN_MUTATION(sections_overlap, put32(buf + SECTION(buf, SYN_TEXT) + SEC_VSIZE, 0x1001))
-SYN_MUTATION(section_unaligned, put32(buf + SECTION(buf, SYN_DATA) + SEC_VA, 0x2200))
+SYN_MUTATION(section_unaligned, put32(buf + SECTION(buf, SYN_DATA) + SEC_VA, 0x2200);
+             put32(buf + SECTION(buf, SYN_DATA) + SEC_VSIZE, 0xe00))
 SYN_MUTATION(section_over_headers, put32(buf + SECTION(buf, SYN_TEXT) + SEC_VA, 0))
 SYN_MUTATION(section_past_image, put32(buf + SECTION(buf, SYN_BSS) + SEC_VSIZE, 0x1001))
 SYN_MUTATION(section_va_overflow, put32(buf + SECTION(buf, SYN_BSS) + SEC_VA, UINT32_MAX & ~0xfffu);
@@ -529,6 +535,7 @@ static const struct {
         {"block size 0", mutate_block_size_zero, -PE_EBADMSG},
         {"block size 7", mutate_block_size_small, -PE_EBADMSG},
         {"block size odd", mutate_block_size_odd, -PE_EBADMSG},
+        {"last block size odd", mutate_block_size_odd_last, -PE_EBADMSG},
         {"block past the directory", mutate_block_size_past_dir, -PE_EBADMSG},
         {"block size 2^32-1", mutate_block_size_huge, -PE_EBADMSG},
         {"directory with trailing bytes", mutate_dir_trailing_bytes, -PE_EBADMSG},
@@ -574,20 +581,33 @@ static const struct {
         {"NumberOfRvaAndSizes 2^32-1", mutate_rva_count_huge, ANY_ERROR},
 };
 
+/* A table too short for a block header, ending where the file ends: reading a header there would
+ * overrun the buffer. */
+SYN_MUTATION(dir_stub_at_eof, put32(buf + SECTION(buf, SYN_RELOC) + SEC_VSIZE, 0x200);
+             put32(RELOC_DIR(buf), syn_sections[SYN_RELOC].va + 0x200 - 4); put32(RELOC_DIR(buf) + 4, 4))
+
 static void test_synthetic_errors(void)
 {
-        for (size_t i = 0; i < sizeof(syn_errors) / sizeof(syn_errors[0]); i++) {
-                uint8_t *buf = syn_with(syn_errors[i].mutate);
+        uint8_t *buf;
 
+        for (size_t i = 0; i < sizeof(syn_errors) / sizeof(syn_errors[0]); i++) {
+                buf = syn_with(syn_errors[i].mutate);
                 expect_error(buf, SYN_FILE_SIZE, SYN_IMAGE_SIZE, syn_errors[i].expected, syn_errors[i].name);
                 free(buf);
         }
+
+        buf = syn_with(mutate_dir_stub_at_eof);
+        expect_error(buf, SYN_FILE_SIZE - SYN_TRAILER_SIZE, SYN_IMAGE_SIZE, -PE_EBADMSG,
+                     "4-byte table at EOF");
+        free(buf);
 }
 
 /* Edge cases that must load: an empty relocation directory, an entry on the last byte of file data, and
  * the image at its own ImageBase even with relocations stripped. */
 SYN_MUTATION(no_relocations, put32(RELOC_DIR(buf) + 4, 0))
 SYN_MUTATION(entry_last_code_byte, put32(buf + OPT(buf) + OPT_ENTRY, 0x17ff - 0x400))
+SYN_MUTATION(no_nx_compat,
+             put16(buf + OPT(buf) + OPT_DLL_CHARACTERISTICS, IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE))
 SYN_MUTATION(stripped_no_dir, mutate_relocs_stripped(buf); mutate_no_relocations(buf))
 
 static void test_synthetic_edges(void)
@@ -603,6 +623,12 @@ static void test_synthetic_edges(void)
                 check_layout(buf, image, SYN_IMAGE_SIZE, "no relocation directory");
                 check(get64(image + 0x2010) == SYN_IMAGE_BASE + SYN_ENTRY, "untouched without a directory");
         }
+        free(image);
+        free(buf);
+
+        buf = syn_with(mutate_no_nx_compat);
+        image = load_at(buf, SYN_FILE_SIZE, load_addresses[0], &loaded, &r);
+        check(image && !loaded.nx_compat, "without NX_COMPAT: %d", r);
         free(image);
         free(buf);
 
@@ -674,7 +700,7 @@ static void test_synthetic_truncated(void)
 static void fuzz_one(const uint8_t *file, size_t size, size_t span, size_t max_flips, uint64_t address)
 {
         uint8_t *copy = dup_exact(file, size);
-        size_t n_flips = 1 + rng_next() % max_flips;
+        size_t n_flips = 1 + rng_next() % max_flips, image_size, alignment;
         struct pe_loaded loaded;
         uint8_t *image;
         int r;
@@ -682,6 +708,12 @@ static void fuzz_one(const uint8_t *file, size_t size, size_t span, size_t max_f
         for (size_t i = 0; i < n_flips; i++)
                 copy[rng_next() % span] ^= (uint8_t)(1u << (rng_next() % 8));
 
+        /* A flipped high bit of SizeOfImage is valid, just too big to fill every time. */
+        if (pe_loader_inspect(copy, size, &image_size, &alignment) == 0 &&
+            image_size > FUZZ_MAX_IMAGE_SIZE) {
+                free(copy);
+                return;
+        }
         image = load_at(copy, size, address, &loaded, &r);
         if (image) {
                 bool entry_ok = false;

@@ -18,16 +18,10 @@ static const struct {
         VENDOR_DEVICE_PATH vendor;
         EFI_DEVICE_PATH end;
 } __attribute__((packed)) initrd_device_path = {
-        .vendor =
-                {
-                        .Header =
-                                {
-                                        .Type = MEDIA_DEVICE_PATH,
-                                        .SubType = MEDIA_VENDOR_DP,
-                                        .Length = {sizeof(VENDOR_DEVICE_PATH), 0},
-                                },
-                        .Guid = LINUX_INITRD_MEDIA_GUID,
-                },
+        .vendor.Header.Type = MEDIA_DEVICE_PATH,
+        .vendor.Header.SubType = MEDIA_VENDOR_DP,
+        .vendor.Header.Length = {sizeof(VENDOR_DEVICE_PATH), 0},
+        .vendor.Guid = LINUX_INITRD_MEDIA_GUID,
         .end = DEVICE_PATH_END_NODE,
 };
 

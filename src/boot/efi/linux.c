@@ -200,21 +200,16 @@ static EFI_STATUS start_kernel(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCO
                                const CHAR16 *cmdline, const KernelImage *k)
 {
         const EFI_LOADED_IMAGE_PROTOCOL saved = *stub_image;
-        /* Lives until the kernel returns or exits boot services, as long as anyone may look at it. The end
-         * address is inclusive, as EDK2 writes memory-mapped device paths. */
+        /* On our stack, which outlives every look at it: the kernel either returns here, or exits boot
+         * services and never asks again. */
         KernelDevicePath file_path = {
-                .memmap =
-                        {
-                                .Header =
-                                        {
-                                                .Type = HARDWARE_DEVICE_PATH,
-                                                .SubType = HW_MEMMAP_DP,
-                                                .Length = {sizeof(MEMMAP_DEVICE_PATH), 0},
-                                        },
-                                .MemoryType = EfiLoaderCode,
-                                .StartingAddress = image_address(k),
-                                .EndingAddress = image_address(k) + k->info.image_size - 1,
-                        },
+                .memmap.Header.Type = HARDWARE_DEVICE_PATH,
+                .memmap.Header.SubType = HW_MEMMAP_DP,
+                .memmap.Header.Length = {sizeof(MEMMAP_DEVICE_PATH), 0},
+                .memmap.MemoryType = EfiLoaderCode,
+                .memmap.StartingAddress = image_address(k),
+                /* Inclusive, as EDK2 writes memory-mapped device paths. */
+                .memmap.EndingAddress = image_address(k) + k->info.image_size - 1,
                 .end = DEVICE_PATH_END_NODE,
         };
         /* UTF-16 with its NUL, as the kernel and systemd's PCR predictions expect. */

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs-util.h"
+#include "log.h"
+#include "sha256.h"
+#include "util.h"
+
+#define IO_CHUNK (1u << 20)
+
+void crash_point(void)
+{
+#ifdef LANZATOOL_CRASH_HOOKS
+        static unsigned long count;
+        const char *at = getenv("LANZATOOL_CRASH_AT"), *record = getenv("LANZATOOL_CRASH_COUNT");
+
+        count++;
+        if (record) {
+                FILE *f = fopen(record, "we");
+                if (f) {
+                        fprintf(f, "%lu\n", count);
+                        fclose(f);
+                }
+        }
+        if (at && strtoul(at, NULL, 10) == count)
+                raise(SIGKILL);
+#endif
+}
+
+int read_file_at(int dir_fd, const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size)
+{
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        uint8_t *data = NULL;
+        size_t size = 0;
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t)st.st_size > max_size)
+                return -EFBIG;
+        data = malloc((size_t)st.st_size + 1);
+        if (!data)
+                return -ENOMEM;
+        while (size < (size_t)st.st_size) {
+                ssize_t n = read(fd, data + size, (size_t)st.st_size - size);
+                if (n <= 0) {
+                        int r = n < 0 ? -errno : -EIO;
+                        free(data);
+                        return r;
+                }
+                size += (size_t)n;
+        }
+        data[size] = 0; /* convenient for text; not counted */
+        *ret_data = data;
+        *ret_size = size;
+        return 0;
+}
+
+int read_file(const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size)
+{
+        return read_file_at(AT_FDCWD, path, max_size, ret_data, ret_size);
+}
+
+static int write_all(int fd, const void *data, size_t size)
+{
+        const uint8_t *p = data;
+
+        while (size > 0) {
+                ssize_t n = write(fd, p, size < IO_CHUNK ? size : IO_CHUNK);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                size -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Opens a fresh temporary file next to name; ret_tmp receives its name. */
+static int open_tmp_at(int dir_fd, const char *name, char ret_tmp[NAME_MAX + 1])
+{
+        int fd;
+
+        if ((size_t)snprintf(ret_tmp, NAME_MAX + 1, TMP_PREFIX "%s.tmp", name) > NAME_MAX)
+                return -ENAMETOOLONG;
+        crash_point();
+        (void)unlinkat(dir_fd, ret_tmp, 0); /* a leftover of an earlier crash */
+        fd = openat(dir_fd, ret_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
+        return fd < 0 ? -errno : fd;
+}
+
+/* fsync, rename over name, fsync the directory; the temporary file is removed on failure. */
+static int commit_tmp_at(int dir_fd, int fd, const char *tmp, const char *name, int r)
+{
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0) {
+                crash_point();
+                if (renameat(dir_fd, tmp, dir_fd, name) < 0)
+                        r = -errno;
+        }
+        if (r < 0) {
+                (void)unlinkat(dir_fd, tmp, 0);
+                return r;
+        }
+        return fsync_dir(dir_fd);
+}
+
+int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size)
+{
+        char tmp[NAME_MAX + 1];
+        _cleanup_close_ int fd = open_tmp_at(dir_fd, name, tmp);
+        int r;
+
+        if (fd < 0)
+                return fd;
+        crash_point();
+        r = write_all(fd, data, size);
+        return commit_tmp_at(dir_fd, fd, tmp, name, r);
+}
+
+static int copy_hashed(int from, int to, struct sha256_ctx *ctx)
+{
+        static uint8_t buf[IO_CHUNK];
+
+        for (;;) {
+                ssize_t n = read(from, buf, sizeof(buf));
+                int r;
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                sha256_update(ctx, buf, (size_t)n);
+                crash_point();
+                r = write_all(to, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+        }
+}
+
+int copy_file_atomic_at(int dir_fd, const char *name, const char *src_path,
+                        const uint8_t expected_sha256[32])
+{
+        _cleanup_close_ int src = open(src_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        char tmp[NAME_MAX + 1];
+        _cleanup_close_ int fd = -1;
+        struct sha256_ctx ctx;
+        uint8_t digest[32];
+        int r;
+
+        if (src < 0)
+                return -errno;
+        fd = open_tmp_at(dir_fd, name, tmp);
+        if (fd < 0)
+                return fd;
+        sha256_init(&ctx);
+        r = copy_hashed(src, fd, &ctx);
+        if (r >= 0) {
+                sha256_final(&ctx, digest);
+                if (memcmp(digest, expected_sha256, sizeof(digest)) != 0)
+                        r = -ESTALE;
+        }
+        return commit_tmp_at(dir_fd, fd, tmp, name, r);
+}
+
+int unlink_at(int dir_fd, const char *name)
+{
+        crash_point();
+        if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int mkdir_p_at(int dir_fd, const char *path)
+{
+        char buf[PATH_MAX];
+
+        if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+                return -ENAMETOOLONG;
+        for (char *p = buf;; p++) {
+                bool end = *p == 0;
+                if (*p != '/' && !end)
+                        continue;
+                *p = 0;
+                if (buf[0] && faccessat(dir_fd, buf, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+                        crash_point();
+                        if (mkdirat(dir_fd, buf, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                }
+                if (end)
+                        return 0;
+                *p = '/';
+        }
+}
+
+int fsync_dir(int dir_fd)
+{
+        return fsync(dir_fd) < 0 ? -errno : 0;
+}
+
+int syncfs_fd(int fd)
+{
+        return syncfs(fd) < 0 ? -errno : 0;
+}
+
+int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size)
+{
+        static uint8_t buf[IO_CHUNK];
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct sha256_ctx ctx;
+        uint64_t size = 0;
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        sha256_init(&ctx);
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                sha256_update(&ctx, buf, (size_t)n);
+                size += (uint64_t)n;
+        }
+        sha256_final(&ctx, ret);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* File-system helpers for writing to the ESP so that a crash or power loss at any point leaves
+ * either the old or the new file under a name, never a partial one: write to a temporary name in
+ * the same directory, fsync, rename, fsync the directory.
+ *
+ * Every call here that changes the file system first passes a crash point. In a build with
+ * -Dcrash-hooks=true, LANZATOOL_CRASH_AT=N kills the process (SIGKILL) at the Nth such call, and
+ * LANZATOOL_CRASH_COUNT=FILE records how many there were; the crash-safety tests use both. */
+
+/* Temporary files carry this prefix; anything with it in our directories is garbage. */
+#define TMP_PREFIX ".lzbt-"
+
+/* Reads a whole file (at most max_size bytes) relative to dir_fd (AT_FDCWD for paths). */
+int read_file_at(int dir_fd, const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size);
+int read_file(const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size);
+
+/* Atomically replaces dir_fd/name with data (mode 0644), as described above. */
+int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size);
+
+/* Same for a file copied from src_path, hashing it on the way; the copy is refused when the source
+ * does not hash to expected_sha256 (it changed since it was planned). */
+int copy_file_atomic_at(int dir_fd, const char *name, const char *src_path,
+                        const uint8_t expected_sha256[32]);
+
+int unlink_at(int dir_fd, const char *name);
+int mkdir_p_at(int dir_fd, const char *path);
+int fsync_dir(int dir_fd);
+int syncfs_fd(int fd);
+
+/* SHA-256 of a file's contents. */
+int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size);
+
+void crash_point(void);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What is installed: the entry stubs on the ESP, each checked. */
+struct inventory_entry {
+        char *name;           /* file name in EFI/Linux */
+        unsigned generation;  /* 0 when the name has none */
+        char *specialisation; /* NULL for a generation itself */
+        char *kernel;         /* EFI/nixos names the stub pins, NULL when absent */
+        char *initrd;
+        char *sort_key;       /* .osrel ID */
+        char *pretty_name;    /* .osrel PRETTY_NAME */
+        int signature;        /* 1 signed by the db key, 0 not, -1 not checked (no certificate) */
+        char *problem;        /* NULL when the stub and what it pins are sound */
+        uint64_t size;        /* the stub and the files it pins */
+        bool booted;          /* LoaderEntrySelected */
+        bool is_default;      /* what systemd-boot's default pattern selects */
+};
+
+struct inventory {
+        struct inventory_entry *entries; /* sorted by generation, then name */
+        size_t n_entries;
+};
+
+int inventory_load(const char *esp, X509 *cert, struct inventory *ret);
+void inventory_done(struct inventory *inv);

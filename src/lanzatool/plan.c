@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base32.h"
+#include "fs-util.h"
+#include "log.h"
+#include "os-release.h"
+#include "pe-builder.h"
+#include "plan.h"
+#include "sha256.h"
+#include "util.h"
+
+#define B32_SHA256_LEN 52
+
+static void b32_sha256(const uint8_t digest[32], char ret[B32_SHA256_LEN + 1])
+{
+        base32_encode(digest, 32, ret);
+}
+
+/* The kernel version as upstream lanzaboote takes it: what follows the last '-' in the name of
+ * the kernel's directory (/nix/store/…-linux-6.6.1/bzImage gives 6.6.1). Anything but a plain
+ * version string is replaced, since it becomes part of a file name. */
+static char *kernel_version(const char *kernel)
+{
+        char buf[PATH_MAX], *dir, *v;
+
+        snprintf(buf, sizeof(buf), "%s", kernel);
+        dir = basename(dirname(buf));
+        v = strrchr(dir, '-');
+        v = strdup(v && v[1] ? v + 1 : "unknown");
+        for (char *c = v; c && *c; c++)
+                if (!isalnum((unsigned char)*c) && !strchr("._+", *c))
+                        *c = '_';
+        return v;
+}
+
+static int payload_add(struct plan *p, const char *kind, const char *kver, const char *source, size_t *ret_index)
+{
+        char b32[B32_SHA256_LEN + 1], *name;
+        struct payload pl = {};
+        int r;
+
+        r = sha256_file_at(AT_FDCWD, source, pl.sha256, &pl.size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the %s: %s", source, kind, strerror(-r));
+        b32_sha256(pl.sha256, b32);
+        if (asprintf(&name, "%s-%s-%s.efi", kind, kver, b32) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+
+        /* Content-addressed: generations sharing a kernel share the file. */
+        for (size_t i = 0; i < p->n_payloads; i++)
+                if (strcmp(p->payloads[i].name, name) == 0) {
+                        free(name);
+                        *ret_index = i;
+                        return 0;
+                }
+        pl.name = name;
+        pl.source = strdup(source);
+        struct payload *n = reallocarray(p->payloads, p->n_payloads + 1, sizeof(*n));
+        if (!pl.source || !n) {
+                free(pl.name);
+                free(pl.source);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        p->payloads = n;
+        p->payloads[p->n_payloads] = pl;
+        *ret_index = p->n_payloads++;
+        return 0;
+}
+
+static int run_appender(const char *appender, const char *file)
+{
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                execl(appender, appender, file, (char *)NULL);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return log_error_errno(-EPROTO, "%s: initrd secrets appender failed (status %d)", appender,
+                                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 0;
+}
+
+/* initrdSecrets: the appender adds a cpio of host secrets to a private copy of the initrd; what
+ * gets hashed and installed is that copy. */
+static int initrd_with_secrets(struct plan *p, const struct bootspec *b, char **ret_path)
+{
+        static unsigned counter;
+        uint8_t *data = NULL;
+        size_t size;
+        char *path;
+        int r, fd;
+
+        if (!p->tmpdir) {
+                char tmpl[] = "/tmp/lanzatool-XXXXXX";
+                if (!mkdtemp(tmpl) || !(p->tmpdir = strdup(tmpl)))
+                        return log_error_errno(-errno, "cannot create a private directory: %m");
+        }
+        r = read_file(b->initrd, SIZE_MAX / 2, &data, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the initrd: %s", b->initrd, strerror(-r));
+        if (asprintf(&path, "%s/initrd-%u", p->tmpdir, counter++) < 0) {
+                free(data);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        r = fd < 0 || write(fd, data, size) != (ssize_t)size ? -errno : 0;
+        if (fd >= 0)
+                close(fd);
+        free(data);
+        if (r == 0)
+                r = run_appender(b->initrd_secrets, path);
+        else
+                log_error("%s: %s", path, strerror(-r));
+        if (r < 0) {
+                free(path);
+                return r;
+        }
+        *ret_path = path;
+        return 0;
+}
+
+/* The entry's name hashes its inputs exactly as upstream lanzaboote does (serde_json of
+ * [["toplevel", bytes], ["public_key", bytes]]), so a reused generation number or a new key gives
+ * a new name, and upstream's stubs are recognised. */
+static char *entry_stem(const struct bootspec *b, const struct pki *pki, unsigned gen, const char *spec)
+{
+        struct sha256_ctx ctx;
+        uint8_t digest[32];
+        char b32[B32_SHA256_LEN + 1], *stem, num[8];
+        const struct {
+                const char *key;
+                const uint8_t *data;
+                size_t size;
+        } items[] = {
+                { "toplevel", (const uint8_t *)b->toplevel, strlen(b->toplevel) },
+                { "public_key", (const uint8_t *)pki->db_cert_pem, pki->db_cert_pem_size },
+        };
+
+        sha256_init(&ctx);
+        sha256_update(&ctx, "[", 1);
+        for (size_t i = 0; i < 2; i++) {
+                sha256_update(&ctx, i ? ",[\"" : "[\"", i ? 3 : 2);
+                sha256_update(&ctx, items[i].key, strlen(items[i].key));
+                sha256_update(&ctx, "\",[", 3);
+                for (size_t j = 0; j < items[i].size; j++) {
+                        int n = snprintf(num, sizeof(num), j ? ",%u" : "%u", items[i].data[j]);
+                        sha256_update(&ctx, num, (size_t)n);
+                }
+                sha256_update(&ctx, "]]", 2);
+        }
+        sha256_update(&ctx, "]", 1);
+        sha256_final(&ctx, digest);
+        b32_sha256(digest, b32);
+
+        if ((spec ? asprintf(&stem, ENTRY_PREFIX "generation-%u-specialisation-%s-%s", gen, spec, b32)
+                  : asprintf(&stem, ENTRY_PREFIX "generation-%u-%s", gen, b32)) < 0)
+                return NULL;
+        return stem;
+}
+
+static char *esp_path_of(const char *name)
+{
+        char *s;
+        return asprintf(&s, "\\EFI\\nixos\\%s", name) < 0 ? NULL : s;
+}
+
+static int build_stub(const struct plan *p, const struct plan_inputs *in, const struct bootspec *b,
+                      struct entry *e)
+{
+        const struct payload *k = &p->payloads[e->kernel];
+        const struct payload *i = e->initrd == NO_PAYLOAD ? NULL : &p->payloads[e->initrd];
+        char *osrel = os_release_build(b->sort_key, b->label, e->generation, e->specialisation, e->build_time);
+        char *cmdline = bootspec_cmdline(b), *kpath = esp_path_of(k->name), *ipath = i ? esp_path_of(i->name) : NULL;
+        uint8_t *unsigned_stub = NULL;
+        size_t unsigned_size;
+        char *message = NULL;
+        int r = -ENOMEM;
+
+        if (osrel && cmdline && kpath && (!i || ipath)) {
+                const struct pe_builder_section sections[] = {
+                        { ".osrel", osrel, strlen(osrel) },   { ".cmdline", cmdline, strlen(cmdline) },
+                        { ".linux", kpath, strlen(kpath) },   { ".linuxh", k->sha256, 32 },
+                        { ".initrd", ipath, i ? strlen(ipath) : 0 }, { ".initrdh", i ? i->sha256 : NULL, i ? 32 : 0 },
+                };
+                r = pe_builder_add_sections(in->stub, in->stub_size, sections, i ? 6 : 4, &unsigned_stub,
+                                            &unsigned_size, &message);
+                if (r < 0)
+                        log_error("%s: %s", in->stub_path, message ?: strerror(-r));
+                else {
+                        r = authenticode_sign(unsigned_stub, unsigned_size, &in->pki->db, &e->stub,
+                                              &e->stub_size, &message);
+                        if (r < 0)
+                                log_error("%s: signing failed: %s", in->stub_path, message ?: strerror(-r));
+                }
+        } else
+                log_error("out of memory");
+        free(message);
+        free(unsigned_stub);
+        free(osrel);
+        free(cmdline);
+        free(kpath);
+        free(ipath);
+        return r;
+}
+
+static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const struct generation *g,
+                          const struct bootspec *b, const char *spec)
+{
+        _cleanup_free_ char *kver = kernel_version(b->kernel), *secrets_copy = NULL;
+        struct entry e = { .generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD };
+        int r;
+
+        if (!kver)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = payload_add(p, "kernel", kver, b->kernel, &e.kernel);
+        if (r >= 0 && b->initrd && b->initrd_secrets)
+                r = initrd_with_secrets(p, b, &secrets_copy);
+        if (r >= 0 && b->initrd)
+                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, &e.initrd);
+        if (r < 0)
+                return r;
+
+        e.specialisation = spec ? strdup(spec) : NULL;
+        e.stem = entry_stem(b, in->pki, g->number, spec);
+        if (!e.stem || (spec && !e.specialisation))
+                r = log_error_errno(-ENOMEM, "out of memory");
+        else if ((in->boot_counting ? asprintf(&e.file_name, "%s+%u.efi", e.stem, in->boot_counting)
+                                    : asprintf(&e.file_name, "%s.efi", e.stem)) < 0)
+                r = log_error_errno(-ENOMEM, "out of memory");
+        if (r >= 0)
+                r = build_stub(p, in, b, &e);
+
+        struct entry *n = r >= 0 ? reallocarray(p->entries, p->n_entries + 1, sizeof(*n)) : NULL;
+        if (!n) {
+                free(e.specialisation);
+                free(e.stem);
+                free(e.file_name);
+                free(e.stub);
+                return r < 0 ? r : log_error_errno(-ENOMEM, "out of memory");
+        }
+        p->entries = n;
+        p->entries[p->n_entries++] = e;
+        return 0;
+}
+
+int plan_add_generation(struct plan *p, const struct plan_inputs *in, const struct generation *g)
+{
+        const struct bootspec *b = g->bootspec;
+        int r = plan_add_entry(p, in, g, b, NULL);
+
+        for (size_t i = 0; r >= 0 && i < b->n_specialisations; i++)
+                r = plan_add_entry(p, in, g, b->specialisations[i].bootspec, b->specialisations[i].name);
+        return r;
+}
+
+size_t entry_name_stem_length(const char *name)
+{
+        size_t n = strlen(name), stem;
+        const char *p;
+
+        if (n < 4 || strcmp(name + n - 4, ".efi") != 0)
+                return 0;
+        n -= 4;
+        p = memchr(name, '+', n);
+        if (!p)
+                return n;
+        stem = (size_t)(p - name);
+        /* +N or +N-M, digits only */
+        for (p++; p < name + n && isdigit((unsigned char)*p); p++)
+                ;
+        if (p < name + n && *p == '-')
+                for (p++; p < name + n && isdigit((unsigned char)*p); p++)
+                        ;
+        return p == name + n && name[stem + 1] != '-' && stem + 1 < n ? stem : 0;
+}
+
+static bool file_equals_at(int dir_fd, const char *name, const uint8_t *data, size_t size)
+{
+        uint8_t *have = NULL;
+        size_t have_size;
+        bool eq;
+
+        if (read_file_at(dir_fd, name, size, &have, &have_size) < 0)
+                return false;
+        eq = have_size == size && memcmp(have, data, size) == 0;
+        free(have);
+        return eq;
+}
+
+static void match_entry(struct entry *e, int linux_fd, const char *existing)
+{
+        size_t n = entry_name_stem_length(existing);
+
+        if (n != strlen(e->stem) || strncmp(existing, e->stem, n) != 0)
+                return;
+        if (file_equals_at(linux_fd, existing, e->stub, e->stub_size)) {
+                /* Keep the name, and with it the boot counters systemd-boot keeps there. */
+                char *keep = strdup(existing);
+                if (keep) {
+                        free(e->file_name);
+                        e->file_name = keep;
+                        free(e->replaces);
+                        e->replaces = NULL;
+                        e->present = true;
+                }
+        } else if (!e->present && strcmp(existing, e->file_name) != 0 && !e->replaces)
+                e->replaces = strdup(existing);
+}
+
+int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting)
+{
+        int nixos_fd = openat(esp_fd, ESP_NIXOS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int linux_fd = openat(esp_fd, ESP_LINUX_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+
+        (void)boot_counting;
+        for (size_t i = 0; nixos_fd >= 0 && i < p->n_payloads; i++) {
+                uint8_t digest[32];
+                uint64_t size;
+                p->payloads[i].present = sha256_file_at(nixos_fd, p->payloads[i].name, digest, &size) >= 0 &&
+                                         memcmp(digest, p->payloads[i].sha256, 32) == 0;
+        }
+        if (linux_fd >= 0 && (d = fdopendir(dup(linux_fd)))) {
+                for (struct dirent *de; (de = readdir(d));)
+                        for (size_t i = 0; i < p->n_entries; i++)
+                                if (strncmp(de->d_name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) == 0)
+                                        match_entry(&p->entries[i], linux_fd, de->d_name);
+                closedir(d);
+        }
+        if (nixos_fd >= 0)
+                close(nixos_fd);
+        if (linux_fd >= 0)
+                close(linux_fd);
+        return 0;
+}
+
+void plan_done(struct plan *p)
+{
+        for (size_t i = 0; i < p->n_payloads; i++) {
+                free(p->payloads[i].source);
+                free(p->payloads[i].name);
+        }
+        for (size_t i = 0; i < p->n_entries; i++) {
+                free(p->entries[i].specialisation);
+                free(p->entries[i].stem);
+                free(p->entries[i].file_name);
+                free(p->entries[i].replaces);
+                free(p->entries[i].stub);
+        }
+        if (p->tmpdir) {
+                char cmd[PATH_MAX + 16];
+                DIR *d = opendir(p->tmpdir);
+                for (struct dirent *de; d && (de = readdir(d));)
+                        if (de->d_name[0] != '.') {
+                                snprintf(cmd, sizeof(cmd), "%s/%s", p->tmpdir, de->d_name);
+                                (void)unlink(cmd);
+                        }
+                if (d)
+                        closedir(d);
+                (void)rmdir(p->tmpdir);
+        }
+        free(p->payloads);
+        free(p->entries);
+        free(p->tmpdir);
+        *p = (struct plan){};
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "generation.h"
+#include "pki.h"
+
+/* ESP layout (DESIGN §2): lanzatool owns ESP_NIXOS_DIR entirely and only ENTRY_PREFIX* in
+ * ESP_LINUX_DIR. */
+#define ESP_NIXOS_DIR "EFI/nixos"
+#define ESP_LINUX_DIR "EFI/Linux"
+#define ENTRY_PREFIX  "nixos-"
+#define NO_PAYLOAD    SIZE_MAX
+
+/* A kernel or initrd file in ESP_NIXOS_DIR, named after its content. */
+struct payload {
+        char *source; /* the file to copy: a store path, or a private copy with initrd secrets */
+        char *name;   /* kernel-<kver>-<B32(sha256)>.efi */
+        uint8_t sha256[32];
+        uint64_t size;
+        bool present; /* already on the ESP with exactly this content */
+};
+
+/* A boot entry: one stub in ESP_LINUX_DIR for a generation or one of its specialisations. */
+struct entry {
+        unsigned generation;
+        char *specialisation; /* NULL for the generation itself */
+        time_t build_time;
+        char *stem;      /* nixos-generation-N[-specialisation-S]-<B32(inputs)> */
+        char *file_name; /* stem[+tries].efi, or the name this entry has on the ESP already */
+        char *replaces;  /* another name of this entry on the ESP, removed once file_name is in place */
+        uint8_t *stub;   /* the signed stub */
+        size_t stub_size;
+        size_t kernel, initrd; /* indices into plan.payloads; initrd NO_PAYLOAD when there is none */
+        bool present;          /* on the ESP byte for byte already */
+};
+
+struct plan_inputs {
+        const struct pki *pki;
+        const uint8_t *stub; /* the unsigned stub binary */
+        size_t stub_size;
+        const char *stub_path;
+        unsigned boot_counting; /* initial tries, 0 = off */
+};
+
+struct plan {
+        struct payload *payloads;
+        size_t n_payloads;
+        struct entry *entries;
+        size_t n_entries;
+        char *tmpdir; /* private directory for initrds with secrets, removed by plan_done() */
+};
+
+/* Adds the entries of a generation and of its specialisations, hashing kernels and initrds and
+ * building their signed stubs. Logs one message naming the file at fault. */
+int plan_add_generation(struct plan *p, const struct plan_inputs *in, const struct generation *g);
+
+/* Looks at what is on the ESP: which payloads and stubs are present with the planned content, and
+ * which existing names (boot counting suffixes) belong to planned entries. */
+int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting);
+
+void plan_done(struct plan *p);
+
+/* "stem" when name is stem, stem.efi, stem+N.efi or stem+N-M.efi (boot counting), else NULL:
+ * returns the length of the stem part of an entry file name, 0 when it is not a .efi name. */
+size_t entry_name_stem_length(const char *name);

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authenticode.h"
+#include "fs-util.h"
+#include "log.h"
+#include "os-release.h"
+#include "pe-builder.h"
+#include "systemd-boot.h"
+#include "util.h"
+
+#define SYSTEMD_BOOT_MAX_SIZE (64u << 20)
+
+static const char *const targets[] = { SYSTEMD_BOOT_PATH, REMOVABLE_PATH };
+
+/* VERSION from the .osrel section, NULL when there is none or the image is malformed. */
+static char *image_version(const uint8_t *image, size_t size)
+{
+        struct pe_section_copy s = { .name = ".osrel" };
+        char *message = NULL, *v = NULL;
+
+        if (pe_get_sections(image, size, &s, 1, &message) >= 0 && s.data)
+                v = os_release_get((const char *)s.data, s.size, "VERSION");
+        free(message);
+        pe_section_copies_free(&s, 1);
+        return v;
+}
+
+/* Whether the copy at path must be (re)written with a systemd-boot of version new_version. */
+static bool needs_write(const char *path, const char *new_version, X509 *cert)
+{
+        _cleanup_free_ uint8_t *have = NULL;
+        _cleanup_free_ char *have_version = NULL, *message = NULL;
+        size_t size;
+
+        if (read_file(path, SYSTEMD_BOOT_MAX_SIZE, &have, &size) < 0)
+                return true; /* missing or unreadable */
+        have_version = image_version(have, size);
+        if (!have_version) {
+                log_info("%s: malformed, replacing it", path);
+                return true;
+        }
+        if (strverscmp(have_version, new_version) < 0) {
+                log_info("%s: version %s is older than %s, updating it", path, have_version, new_version);
+                return true;
+        }
+        if (authenticode_verify(have, size, cert, &message) < 0) {
+                log_info("%s: not signed by our key, re-signing it", path);
+                return true;
+        }
+        return false;
+}
+
+static char *loader_conf_text(const struct loader_conf *c)
+{
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return NULL;
+        fprintf(f, LOADER_CONF_MARKER "; it is rewritten on every install.\n");
+        if (c->timeout >= 0)
+                fprintf(f, "timeout %d\n", c->timeout);
+        fprintf(f, "default %s\n", c->default_entry ?: "nixos-*");
+        fprintf(f, "editor %s\n", c->editor ? "yes" : "no");
+        if (c->console_mode)
+                fprintf(f, "console-mode %s\n", c->console_mode);
+        if (c->auto_enroll)
+                fprintf(f, "secure-boot-enroll force\n");
+        return fclose(f) == 0 ? text : (free(text), NULL);
+}
+
+static bool file_has(const char *path, const char *text)
+{
+        _cleanup_free_ uint8_t *have = NULL;
+        size_t size;
+
+        return read_file(path, 1 << 20, &have, &size) >= 0 && size == strlen(text) && memcmp(have, text, size) == 0;
+}
+
+int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki, const struct loader_conf *conf,
+                      struct systemd_boot_plan *ret)
+{
+        _cleanup_free_ uint8_t *src = NULL;
+        _cleanup_free_ char *version = NULL, *message = NULL;
+        struct systemd_boot_plan p = {};
+        char path[PATH_MAX];
+        size_t size;
+        int r;
+
+        r = read_file(source, SYSTEMD_BOOT_MAX_SIZE, &src, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read systemd-boot: %s", source, strerror(-r));
+        version = image_version(src, size);
+        if (!version)
+                return log_error_errno(-EBADMSG, "%s: not a systemd-boot image (no .osrel VERSION)", source);
+        r = authenticode_sign(src, size, &pki->db, &p.image, &p.size, &message);
+        if (r < 0)
+                return log_error_errno(r, "%s: signing failed: %s", source, message ?: strerror(-r));
+
+        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
+                snprintf(path, sizeof(path), "%s/%s", esp, targets[i]);
+                p.write[i] = needs_write(path, version, pki->db.certificate);
+        }
+        p.loader_conf = loader_conf_text(conf);
+        if (!p.loader_conf) {
+                systemd_boot_plan_done(&p);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        snprintf(path, sizeof(path), "%s/%s", esp, LOADER_CONF_PATH);
+        p.write_loader_conf = !file_has(path, p.loader_conf);
+        *ret = p;
+        return 0;
+}
+
+static int write_at(int esp_fd, const char *path, const void *data, size_t size)
+{
+        char dir[PATH_MAX];
+        const char *name = strrchr(path, '/') + 1;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        snprintf(dir, sizeof(dir), "%.*s", (int)(name - 1 - path), path);
+        r = mkdir_p_at(esp_fd, dir);
+        if (r >= 0) {
+                fd = openat(esp_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = fd < 0 ? -errno : write_file_atomic_at(fd, name, data, size);
+        }
+        return r < 0 ? log_error_errno(r, "%s: cannot write: %s", path, strerror(-r)) : 0;
+}
+
+int systemd_boot_install(int esp_fd, const struct systemd_boot_plan *p)
+{
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(targets); i++)
+                if (p->write[i])
+                        r = write_at(esp_fd, targets[i], p->image, p->size);
+        if (r >= 0 && p->write_loader_conf)
+                r = write_at(esp_fd, LOADER_CONF_PATH, p->loader_conf, strlen(p->loader_conf));
+        return r;
+}
+
+void systemd_boot_plan_done(struct systemd_boot_plan *p)
+{
+        free(p->image);
+        free(p->loader_conf);
+        *p = (struct systemd_boot_plan){};
+}

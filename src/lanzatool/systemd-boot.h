@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pki.h"
+
+#define SYSTEMD_BOOT_DEFAULT_SOURCE "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+#define SYSTEMD_BOOT_PATH           "EFI/systemd/systemd-bootx64.efi"
+#define SYSTEMD_BOOT_EFI_PATH       "\\EFI\\systemd\\systemd-bootx64.efi"
+#define REMOVABLE_PATH              "EFI/BOOT/BOOTX64.EFI"
+#define LOADER_CONF_PATH            "loader/loader.conf"
+#define LOADER_CONF_MARKER          "# Written by lanzatool"
+
+struct loader_conf {
+        int timeout; /* seconds, -1: not written */
+        const char *default_entry;
+        const char *console_mode; /* NULL: not written */
+        bool editor;
+        bool auto_enroll;
+};
+
+/* Signed systemd-boot for both of its places on the ESP; a place is written only when its file
+ * is missing, older (its .osrel VERSION), malformed, or not signed by our db key. */
+struct systemd_boot_plan {
+        uint8_t *image; /* signed */
+        size_t size;
+        bool write[2];  /* SYSTEMD_BOOT_PATH, REMOVABLE_PATH */
+        char *loader_conf;
+        bool write_loader_conf;
+};
+
+int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki, const struct loader_conf *conf,
+                      struct systemd_boot_plan *ret);
+int systemd_boot_install(int esp_fd, const struct systemd_boot_plan *p);
+void systemd_boot_plan_done(struct systemd_boot_plan *p);

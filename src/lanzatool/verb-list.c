@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+#include <json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "esp.h"
+#include "inventory.h"
+#include "lanzatool.h"
+#include "log.h"
+#include "pki.h"
+
+/* kernel-<kver>-<52 base32>.efi gives kver. */
+static void kernel_version(const char *kernel, char *buf, size_t size)
+{
+        size_t n = kernel ? strlen(kernel) : 0;
+
+        if (n > strlen("kernel-") + 53 + 4 && strncmp(kernel, "kernel-", 7) == 0)
+                snprintf(buf, size, "%.*s", (int)(n - 7 - 53 - 4), kernel + 7);
+        else
+                snprintf(buf, size, "-");
+}
+
+static const char *human_size(uint64_t size, char buf[16])
+{
+        snprintf(buf, 16, "%.1fM", (double)size / (1024.0 * 1024.0));
+        return buf;
+}
+
+static void print_json(const struct inventory *inv)
+{
+        struct json_object *a = json_object_new_array();
+
+        for (size_t i = 0; i < inv->n_entries; i++) {
+                const struct inventory_entry *e = &inv->entries[i];
+                struct json_object *o = json_object_new_object();
+                char kver[128];
+
+                kernel_version(e->kernel, kver, sizeof(kver));
+                json_object_object_add(o, "name", json_object_new_string(e->name));
+                json_object_object_add(o, "generation", json_object_new_int64(e->generation));
+                json_object_object_add(o, "specialisation",
+                                       e->specialisation ? json_object_new_string(e->specialisation) : NULL);
+                json_object_object_add(o, "kernelVersion", json_object_new_string(kver));
+                json_object_object_add(o, "sortKey", e->sort_key ? json_object_new_string(e->sort_key) : NULL);
+                json_object_object_add(o, "default", json_object_new_boolean(e->is_default));
+                json_object_object_add(o, "booted", json_object_new_boolean(e->booted));
+                json_object_object_add(o, "signed", e->signature < 0 ? NULL : json_object_new_boolean(e->signature));
+                json_object_object_add(o, "ok", json_object_new_boolean(!e->problem));
+                json_object_object_add(o, "problem", e->problem ? json_object_new_string(e->problem) : NULL);
+                json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
+                json_object_array_add(a, o);
+        }
+        puts(json_object_to_json_string_ext(a, arg.json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
+                                                                       : JSON_C_TO_STRING_PLAIN));
+        json_object_put(a);
+}
+
+static void print_table(const struct inventory *inv)
+{
+        printf("%4s %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s\n", "GEN", "SPECIALISATION", "KERNEL", "SORT-KEY",
+               "DEF", "BOOTED", "SIGNED", "SIZE", "ENTRY");
+        for (size_t i = 0; i < inv->n_entries; i++) {
+                const struct inventory_entry *e = &inv->entries[i];
+                char kver[128], size[16];
+
+                kernel_version(e->kernel, kver, sizeof(kver));
+                printf("%4u %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s%s%s\n", e->generation,
+                       e->specialisation ?: "-", kver, e->sort_key ?: "-", e->is_default ? "*" : "",
+                       e->booted ? "*" : "", e->signature < 0 ? "?" : e->signature ? "yes" : "NO",
+                       human_size(e->size, size), e->name, e->problem ? "  ! " : "", e->problem ?: "");
+        }
+}
+
+int verb_list(int argc, char *argv[])
+{
+        struct esp esp = { .fd = -1 };
+        struct inventory inv;
+        X509 *cert = NULL;
+        int r;
+
+        (void)argc, (void)argv;
+        r = esp_find(arg.esp_path, &esp);
+        if (r >= 0 && arg.pki_bundle)
+                r = pki_load_certificate(arg.pki_bundle, &cert);
+        if (r >= 0)
+                r = inventory_load(esp.path, cert, &inv);
+        if (r >= 0) {
+                if (arg.json != JSON_OFF)
+                        print_json(&inv);
+                else
+                        print_table(&inv);
+                inventory_done(&inv);
+        }
+        X509_free(cert);
+        esp_done(&esp);
+        return r < 0 ? 1 : 0;
+}

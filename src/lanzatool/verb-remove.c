@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authenticode.h"
+#include "esp.h"
+#include "fs-util.h"
+#include "gc.h"
+#include "lanzatool.h"
+#include "log.h"
+#include "pki.h"
+#include "util.h"
+
+/* Removes path when it is ours: loader.conf with our marker, systemd-boot signed by our db key. */
+static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
+{
+        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_free_ char *message = NULL;
+        size_t size;
+        bool ours;
+
+        if (read_file_at(esp->fd, path, 64u << 20, &data, &size) < 0)
+                return 0;
+        if (strcmp(path, LOADER_CONF_PATH) == 0)
+                ours = size >= strlen(LOADER_CONF_MARKER) &&
+                       memcmp(data, LOADER_CONF_MARKER, strlen(LOADER_CONF_MARKER)) == 0;
+        else
+                ours = cert && authenticode_verify(data, size, cert, &message) >= 0;
+        if (!ours) {
+                log_info("%s/%s: not installed by lanzatool%s, leaving it", esp->path, path,
+                         cert || strcmp(path, LOADER_CONF_PATH) == 0 ? "" : " (no --pki-bundle to tell)");
+                return 0;
+        }
+        return unlink_at(esp->fd, path);
+}
+
+int verb_remove(int argc, char *argv[])
+{
+        static const char *const files[] = { SYSTEMD_BOOT_PATH, REMOVABLE_PATH, LOADER_CONF_PATH };
+        struct esp esp = { .fd = -1 };
+        struct gc_plan g = {};
+        X509 *cert = NULL;
+        int r;
+
+        (void)argc, (void)argv;
+        r = esp_find(arg.esp_path, &esp);
+        if (r >= 0 && arg.pki_bundle)
+                r = pki_load_certificate(arg.pki_bundle, &cert);
+        if (r >= 0)
+                r = gc_plan(esp.path, NULL, NULL, &g);
+        if (r >= 0 && !arg.dry_run)
+                r = gc_run(esp.path, &g);
+        for (size_t i = 0; r >= 0 && !arg.dry_run && i < ELEMENTSOF(files); i++)
+                r = remove_if_ours(&esp, files[i], cert);
+        if (r >= 0)
+                log_info("%s: removed %zu entries and %zu files", esp.path, strv_length(g.stubs),
+                         strv_length(g.payloads));
+        gc_plan_done(&g);
+        X509_free(cert);
+        esp_done(&esp);
+        return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#include "tests.h"
+
+int main(void)
+{
+        return tests_finish();
+}
