@@ -9,6 +9,7 @@ LANZABOOTE_PACKAGES=(
         # tests: oracles and the VM chain
         qemu-system-x86 ovmf swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
         mtools dosfstools fdisk busybox-static cpio openssl tpm2-tools binutils python3 python3-pefile
+        osslsigncode strace xxd
         kmod
 )
 

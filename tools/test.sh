@@ -64,6 +64,10 @@ unit_tests() {
 
 SECONDS=0
 format_check
+# The VM harness's cache (distribution kernel, busybox initrd, test keys, enrolled firmware
+# variables) comes first: the unit tests load that kernel too.
+LANZABOOTE_TEST_KERNEL=$(bash -c 'source "$1/test/vm/lib.sh" && vm_prepare >&2 && echo "$VM_KERNEL"' _ "$ROOT")
+export LANZABOOTE_TEST_KERNEL
 unit_tests build
 unit_tests build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dcrash-hooks=true
 export LANZABOOTE_BUILD_DIR="$ROOT/build"

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "util.h"
 
-#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _cleanup_(f) __attribute__((cleanup(f)))
 #define TAKE_PTR(p)                                                                                         \
         ({                                                                                                  \
                 __typeof__(p) _taken = (p);                                                                 \
@@ -122,7 +122,7 @@ static unsigned line_of(const char *text, size_t offset)
  * through. */
 static bool utf8_is_valid(const char *s, size_t len)
 {
-        static const uint32_t min_of_length[] = { 0, 0x80, 0x800, 0x10000 };
+        static const uint32_t min_of_length[] = {0, 0x80, 0x800, 0x10000};
         const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
         while (p < end) {
@@ -251,13 +251,13 @@ struct string_field {
 /* org.nixos.bootspec.v1 (formats.md §5.3), kernelParams aside. Fields we do not know are ignored, as the
  * bootspec crate does. */
 static const struct string_field v1_fields[] = {
-        { "init", true, check_path, offsetof(struct bootspec, init) },
-        { "initrd", false, check_path, offsetof(struct bootspec, initrd) },
-        { "initrdSecrets", false, check_path, offsetof(struct bootspec, initrd_secrets) },
-        { "kernel", true, check_path, offsetof(struct bootspec, kernel) },
-        { "label", true, NULL, offsetof(struct bootspec, label) },
-        { "system", true, check_system, offsetof(struct bootspec, system) },
-        { "toplevel", true, check_path, offsetof(struct bootspec, toplevel) },
+        {"init", true, check_path, offsetof(struct bootspec, init)},
+        {"initrd", false, check_path, offsetof(struct bootspec, initrd)},
+        {"initrdSecrets", false, check_path, offsetof(struct bootspec, initrd_secrets)},
+        {"kernel", true, check_path, offsetof(struct bootspec, kernel)},
+        {"label", true, NULL, offsetof(struct bootspec, label)},
+        {"system", true, check_system, offsetof(struct bootspec, system)},
+        {"toplevel", true, check_path, offsetof(struct bootspec, toplevel)},
 };
 
 static int parse_string_field(const struct context *c, json_object *v1, const struct string_field *f,
@@ -365,7 +365,7 @@ static int parse_specialisation(const struct context *c, const char *name, json_
 {
         _cleanup_(bootspec_freep) struct bootspec *b = NULL;
         char where[sizeof("\"" SPECIALISATION_V1_KEY "\".\"\": ") + SPECIALISATION_NAME_MAX];
-        struct context child = { .path = c->path, .where = where };
+        struct context child = {.path = c->path, .where = where};
         char *copy;
         int r;
 
@@ -485,7 +485,8 @@ static int scan_json_text(const struct context *c, const char *text, size_t size
                         string_has_nul = false;
                 } else if (ch == ':') {
                         if (string_has_nul)
-                                return fail(c, "an object key contains \\u0000 at line %u", line_of(text, i));
+                                return fail(c, "an object key contains \\u0000 at line %u",
+                                            line_of(text, i));
                         members++;
                 } else if (ch == '\'')
                         return fail(c, "not valid JSON: single-quoted string at line %u", line_of(text, i));
@@ -529,7 +530,8 @@ static int parse_json(const struct context *c, const char *text, size_t size, js
         if (error == json_tokener_continue)
                 error = json_tokener_error_parse_eof;
         if (error != json_tokener_success)
-                return fail(c, "not valid JSON: %s at line %u", json_tokener_error_desc(error), line_of(text, end));
+                return fail(c, "not valid JSON: %s at line %u", json_tokener_error_desc(error),
+                            line_of(text, end));
         /* json-c stops at a NUL byte. */
         if (end != size)
                 return fail(c, "not valid JSON: unexpected character at line %u", line_of(text, end));
@@ -544,7 +546,7 @@ static int parse_json(const struct context *c, const char *text, size_t size, js
 
 int bootspec_parse(const char *text, size_t size, const char *path, struct bootspec **ret)
 {
-        const struct context c = { .path = path, .where = "" };
+        const struct context c = {.path = path, .where = ""};
         _cleanup_(json_object_putp) json_object *doc = NULL;
         int r;
 

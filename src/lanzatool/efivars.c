@@ -108,9 +108,11 @@ static uint8_t *put_le64(uint8_t *p, uint64_t v)
         return put_le32(put_le32(p, (uint32_t)v), (uint32_t)(v >> 32));
 }
 
+/* data may be NULL when size is 0 (an empty variable). */
 static uint8_t *put_bytes(uint8_t *p, const void *data, size_t size)
 {
-        memcpy(p, data, size);
+        if (size > 0)
+                memcpy(p, data, size);
         return p + size;
 }
 
@@ -304,6 +306,21 @@ static int efivar_path(const char *name, const char *guid, char **ret)
         return 0;
 }
 
+/* The first guess is the file's size (one byte more, to see the end), later ones double; all are capped
+ * at max + 1, and a file that fills that is too big. */
+static size_t next_allocation(size_t allocated, off_t file_size, size_t max)
+{
+        size_t want;
+
+        if (allocated > 0)
+                want = allocated * 2;
+        else if (file_size > 0 && (uint64_t)file_size < max)
+                want = (size_t)file_size + 1;
+        else
+                want = 4096;
+        return want < max + 1 ? want : max + 1;
+}
+
 /* The whole file, at most max bytes. efivarfs sizes may be stale, so st_size is only a first guess. */
 static int read_bounded(int fd, const char *path, size_t max, uint8_t **ret, size_t *ret_size)
 {
@@ -317,21 +334,15 @@ static int read_bounded(int fd, const char *path, size_t max, uint8_t **ret, siz
                 ssize_t n;
 
                 if (size == allocated) {
-                        size_t want = allocated == 0 ? (st.st_size > 0 && (uint64_t)st.st_size < max
-                                                                ? (size_t)st.st_size + 1
-                                                                : 4096)
-                                                     : allocated * 2;
                         uint8_t *p;
 
                         if (allocated > max)
                                 return log_error_errno(-EFBIG, "%s: larger than %zu bytes", path, max);
-                        if (want > max + 1)
-                                want = max + 1;
-                        p = realloc(buf, want);
+                        allocated = next_allocation(allocated, st.st_size, max);
+                        p = realloc(buf, allocated);
                         if (!p)
                                 return log_error_errno(-ENOMEM, "%s: out of memory", path);
                         buf = p;
-                        allocated = want;
                 }
                 n = read(fd, buf + size, allocated - size);
                 if (n < 0 && errno == EINTR)
@@ -418,28 +429,23 @@ int efivar_read_string(const char *name, const char *guid, char **ret)
  * state; Boot#### and BootOrder are among the few exempt. An existing immutable file cannot even be
  * opened for writing, so the flag is cleared first, through a read-only descriptor of this file only,
  * and restore_immutable() sets it again after the write: the protection stays as the kernel made it.
- * Where flags are not supported (a plain directory standing in for efivarfs) there is nothing to do. */
-static int clear_immutable(int fd, const char *path, bool *ret_cleared)
+ * Where flags are not supported (a plain directory standing in for efivarfs) there is nothing to do.
+ * Returns 1 when the flag was cleared. */
+static int clear_immutable(int fd, const char *path)
 {
         int flags;
 
         if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0) {
                 if (errno == ENOTTY || errno == EOPNOTSUPP || errno == EINVAL)
-                        goto not_immutable;
+                        return 0;
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot read file flags", path);
         }
         if (!(flags & FS_IMMUTABLE_FL))
-                goto not_immutable;
-        flags &= ~FS_IMMUTABLE_FL;
-        if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
+                return 0;
+        if (ioctl(fd, FS_IOC_SETFLAGS, &(int){flags & ~FS_IMMUTABLE_FL}) < 0)
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot clear the immutable flag", path);
         log_debug("%s: cleared the immutable flag for writing", path);
-        *ret_cleared = true;
-        return 0;
-
-not_immutable:
-        *ret_cleared = false;
-        return 0;
+        return 1;
 }
 
 static void restore_immutable(int fd, const char *path)
@@ -496,9 +502,10 @@ int efivar_write(const char *name, const char *guid, uint32_t attributes, const 
         if (ro_fd < 0 && errno != ENOENT)
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot open", path);
         if (ro_fd >= 0) {
-                r = clear_immutable(ro_fd, path, &cleared);
+                r = clear_immutable(ro_fd, path);
                 if (r < 0)
                         return r;
+                cleared = r > 0;
         }
 
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
@@ -649,11 +656,29 @@ static int load_option_device_path(const uint8_t *option, size_t size, const uin
         return 0;
 }
 
-/* Bit n set when Boot%04X-<global GUID> exists. Other names, lowercase hex digits among them, are not
- * boot options. */
-static int boot_options_used(uint8_t used[BOOT_OPTION_COUNT / 8])
+/* The number of an efivarfs file named Boot####-<global GUID>, -1 for other names. [UEFI] asks for
+ * uppercase hex digits: "Boot000a" is no boot option. */
+static int boot_option_number(const char *name)
 {
         static const char hex[] = "0123456789ABCDEF";
+        int number = 0;
+
+        if (strlen(name) != strlen("Boot####-") + GUID_STRING_LENGTH || strncmp(name, "Boot", 4) != 0 ||
+            name[8] != '-' || strcmp(name + 9, EFI_GLOBAL_GUID_STR) != 0)
+                return -1;
+        for (size_t i = 4; i < 8; i++) {
+                const char *digit = strchr(hex, name[i]);
+
+                if (!digit)
+                        return -1;
+                number = number << 4 | (int)(digit - hex);
+        }
+        return number;
+}
+
+/* Bit n set when Boot%04X-<global GUID> exists. */
+static int boot_options_used(uint8_t used[BOOT_OPTION_COUNT / 8])
+{
         const char *dir = efivarfs_path();
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -663,21 +688,10 @@ static int boot_options_used(uint8_t used[BOOT_OPTION_COUNT / 8])
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot open", dir);
         memset(used, 0, BOOT_OPTION_COUNT / 8);
         while ((errno = 0, de = readdir(d))) {
-                const char *n = de->d_name;
-                unsigned number = 0;
+                int number = boot_option_number(de->d_name);
 
-                if (strlen(n) != strlen("Boot####-") + GUID_STRING_LENGTH || strncmp(n, "Boot", 4) != 0 ||
-                    n[8] != '-' || strcmp(n + 9, EFI_GLOBAL_GUID_STR) != 0)
-                        continue;
-                for (size_t i = 4; i < 8; i++) {
-                        const char *digit = n[i] ? strchr(hex, n[i]) : NULL;
-
-                        if (!digit)
-                                goto next;
-                        number = number << 4 | (unsigned)(digit - hex);
-                }
-                used[number / 8] |= (uint8_t)(1u << number % 8);
-        next:;
+                if (number >= 0)
+                        used[number / 8] |= (uint8_t)(1u << number % 8);
         }
         if (errno != 0)
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot read", dir);

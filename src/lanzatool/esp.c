@@ -408,11 +408,12 @@ int esp_find(const char *path, struct esp *ret)
         bool relax = relax_esp_checks();
         int r;
 
+        if (path && !relax)
+                return esp_check(path, ESP_CHECK_GIVEN, ret);
         if (path)
-                return relax ? (esp_check(path, ESP_CHECK_RELAXED, ret) >= 0
-                                        ? 0
-                                        : esp_open_plain(path, LOG_LEVEL_ERROR, ret))
-                             : esp_check(path, ESP_CHECK_GIVEN, ret);
+                return esp_check(path, ESP_CHECK_RELAXED, ret) >= 0
+                               ? 0
+                               : esp_open_plain(path, LOG_LEVEL_ERROR, ret);
 
         /* A real ESP first, even when relaxed: /boot may exist on the root file system while the ESP is
          * mounted on /boot/efi. */

@@ -19,7 +19,7 @@
 
 int stub_references(const char *stub_path, char ***ret)
 {
-        struct pe_section_copy s[] = { { .name = ".linux" }, { .name = ".initrd" } };
+        struct pe_section_copy s[] = {{.name = ".linux"}, {.name = ".initrd"}};
         char *message = NULL, **refs = NULL;
         int r;
 
@@ -29,7 +29,8 @@ int stub_references(const char *stub_path, char ***ret)
                 return r;
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(s); i++) {
                 const char *p = (const char *)s[i].data;
-                if (p && strncmp(p, ESP_NIXOS_PREFIX, strlen(ESP_NIXOS_PREFIX)) == 0 && strlen(p) == s[i].size)
+                if (p && strncmp(p, ESP_NIXOS_PREFIX, strlen(ESP_NIXOS_PREFIX)) == 0 &&
+                    strlen(p) == s[i].size)
                         r = strv_extend(&refs, p + strlen(ESP_NIXOS_PREFIX));
         }
         pe_section_copies_free(s, ELEMENTSOF(s));
@@ -44,8 +45,9 @@ int stub_references(const char *stub_path, char ***ret)
 static uint64_t file_size_at(int dir_fd, const char *name)
 {
         struct stat st;
-        return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
-                                                                                            : 0;
+        return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)
+                       ? (uint64_t)st.st_size
+                       : 0;
 }
 
 static int is_tmp(const char *name)

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "util.h"
 
-#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _cleanup_(f) __attribute__((cleanup(f)))
 #define TAKE_PTR(p)                                                                                         \
         ({                                                                                                  \
                 __typeof__(p) _taken = (p);                                                                 \
@@ -49,7 +49,8 @@ static int parse_generation_number(const char *path, const char *name, unsigned 
                 if (*p < '0' || *p > '9')
                         goto invalid;
                 if (n > (UINT_MAX - (unsigned)(*p - '0')) / 10)
-                        return log_error_errno(-ERANGE, "%s: generation number %.*s is out of range (at most %u)",
+                        return log_error_errno(-ERANGE,
+                                               "%s: generation number %.*s is out of range (at most %u)",
                                                path, (int)(name + stem - digits), digits, UINT_MAX);
                 n = n * 10 + (unsigned)(*p - '0');
         }
@@ -57,7 +58,8 @@ static int parse_generation_number(const char *path, const char *name, unsigned 
         return 0;
 
 invalid:
-        return log_error_errno(-EINVAL, "%s: not a generation: the name must be <profile>-<N>" LINK_SUFFIX, path);
+        return log_error_errno(-EINVAL, "%s: not a generation: the name must be <profile>-<N>" LINK_SUFFIX,
+                               path);
 }
 
 int generation_load(const char *path, struct generation **ret)

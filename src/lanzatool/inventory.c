@@ -29,8 +29,8 @@ static void set_problem(struct inventory_entry *e, const char *fmt, const char *
 }
 
 /* A pinned file: must be \EFI\nixos\NAME, exist, and hash to the pinned digest. */
-static char *check_pinned(const char *esp, struct inventory_entry *e, const char *what, const struct pe_section_copy *path,
-                          const struct pe_section_copy *hash)
+static char *check_pinned(const char *esp, struct inventory_entry *e, const char *what,
+                          const struct pe_section_copy *path, const struct pe_section_copy *hash)
 {
         char full[PATH_MAX];
         uint8_t digest[32];
@@ -59,15 +59,19 @@ static char *check_pinned(const char *esp, struct inventory_entry *e, const char
 
 static void check_entry(const char *esp, X509 *cert, struct inventory_entry *e)
 {
-        struct pe_section_copy s[] = { { .name = ".osrel" }, { .name = ".linux" }, { .name = ".linuxh" },
-                                       { .name = ".initrd" }, { .name = ".initrdh" } };
+        struct pe_section_copy s[] = {{.name = ".osrel"},
+                                      {.name = ".linux"},
+                                      {.name = ".linuxh"},
+                                      {.name = ".initrd"},
+                                      {.name = ".initrdh"}};
         _cleanup_free_ uint8_t *image = NULL;
         _cleanup_free_ char *message = NULL;
         char path[PATH_MAX];
         size_t size;
 
         snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR "/%s", esp, e->name);
-        if (read_file(path, 64u << 20, &image, &size) < 0 || pe_get_sections(image, size, s, ELEMENTSOF(s), &message) < 0) {
+        if (read_file(path, 64u << 20, &image, &size) < 0 ||
+            pe_get_sections(image, size, s, ELEMENTSOF(s), &message) < 0) {
                 set_problem(e, "%s is not a readable PE image", path);
                 return;
         }
@@ -152,7 +156,7 @@ int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
                 }
                 inv.entries = n;
                 n = &inv.entries[inv.n_entries++];
-                *n = (struct inventory_entry){ .name = strdup(de->d_name) };
+                *n = (struct inventory_entry){.name = strdup(de->d_name)};
                 n->booted = booted && n->name && strcmp(booted, n->name) == 0;
                 parse_name(n);
                 check_entry(esp, cert, n);

@@ -12,13 +12,13 @@ struct inventory_entry {
         char *specialisation; /* NULL for a generation itself */
         char *kernel;         /* EFI/nixos names the stub pins, NULL when absent */
         char *initrd;
-        char *sort_key;       /* .osrel ID */
-        char *pretty_name;    /* .osrel PRETTY_NAME */
-        int signature;        /* 1 signed by the db key, 0 not, -1 not checked (no certificate) */
-        char *problem;        /* NULL when the stub and what it pins are sound */
-        uint64_t size;        /* the stub and the files it pins */
-        bool booted;          /* LoaderEntrySelected */
-        bool is_default;      /* what systemd-boot's default pattern selects */
+        char *sort_key;    /* .osrel ID */
+        char *pretty_name; /* .osrel PRETTY_NAME */
+        int signature;     /* 1 signed by the db key, 0 not, -1 not checked (no certificate) */
+        char *problem;     /* NULL when the stub and what it pins are sound */
+        uint64_t size;     /* the stub and the files it pins */
+        bool booted;       /* LoaderEntrySelected */
+        bool is_default;   /* what systemd-boot's default pattern selects */
 };
 
 struct inventory {

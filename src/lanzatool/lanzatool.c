@@ -20,7 +20,7 @@
 
 struct arguments arg = {
         .systemd_boot = SYSTEMD_BOOT_DEFAULT_SOURCE,
-        .loader = { .timeout = -1, .default_entry = "nixos-*" },
+        .loader = {.timeout = -1, .default_entry = "nixos-*"},
 };
 
 static int help(void)
@@ -93,7 +93,8 @@ static int parse_bool(const char *option, const char *s, bool *ret)
 
 static int parse_json(const char *s)
 {
-        static const char *const modes[] = { [JSON_OFF] = "off", [JSON_SHORT] = "short", [JSON_PRETTY] = "pretty" };
+        static const char *const modes[] = {
+                [JSON_OFF] = "off", [JSON_SHORT] = "short", [JSON_PRETTY] = "pretty"};
 
         for (size_t i = 0; i < ELEMENTSOF(modes); i++)
                 if (strcmp(s, modes[i]) == 0) {
@@ -123,23 +124,23 @@ static int parse_argv(int argc, char *argv[])
                 ARG_JSON,
         };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "esp-path", required_argument, NULL, ARG_ESP_PATH },
-                { "pki-bundle", required_argument, NULL, ARG_PKI_BUNDLE },
-                { "stub", required_argument, NULL, ARG_STUB },
-                { "systemd-boot", required_argument, NULL, ARG_SYSTEMD_BOOT },
-                { "configuration-limit", required_argument, NULL, ARG_CONFIGURATION_LIMIT },
-                { "boot-counting", required_argument, NULL, ARG_BOOT_COUNTING },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "default", required_argument, NULL, ARG_DEFAULT },
-                { "editor", required_argument, NULL, ARG_EDITOR },
-                { "console-mode", required_argument, NULL, ARG_CONSOLE_MODE },
-                { "no-variables", no_argument, NULL, ARG_NO_VARIABLES },
-                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
-                { "json", required_argument, NULL, ARG_JSON },
-                { "quiet", no_argument, NULL, 'q' },
-                { "verbose", no_argument, NULL, 'v' },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"esp-path", required_argument, NULL, ARG_ESP_PATH},
+                {"pki-bundle", required_argument, NULL, ARG_PKI_BUNDLE},
+                {"stub", required_argument, NULL, ARG_STUB},
+                {"systemd-boot", required_argument, NULL, ARG_SYSTEMD_BOOT},
+                {"configuration-limit", required_argument, NULL, ARG_CONFIGURATION_LIMIT},
+                {"boot-counting", required_argument, NULL, ARG_BOOT_COUNTING},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"default", required_argument, NULL, ARG_DEFAULT},
+                {"editor", required_argument, NULL, ARG_EDITOR},
+                {"console-mode", required_argument, NULL, ARG_CONSOLE_MODE},
+                {"no-variables", no_argument, NULL, ARG_NO_VARIABLES},
+                {"dry-run", no_argument, NULL, ARG_DRY_RUN},
+                {"json", required_argument, NULL, ARG_JSON},
+                {"quiet", no_argument, NULL, 'q'},
+                {"verbose", no_argument, NULL, 'v'},
                 {},
         };
         unsigned timeout;
@@ -211,8 +212,8 @@ static const struct verb {
         int min_args, max_args; /* the verb name included; -1: any */
         int (*run)(int argc, char *argv[]);
 } verbs[] = {
-        { "install", 2, -1, verb_install }, { "list", 1, 1, verb_list },     { "verify", 1, 1, verb_verify },
-        { "status", 1, 1, verb_status },    { "remove", 1, 1, verb_remove },
+        {"install", 2, -1, verb_install}, {"list", 1, 1, verb_list},     {"verify", 1, 1, verb_verify},
+        {"status", 1, 1, verb_status},    {"remove", 1, 1, verb_remove},
 };
 
 static int dispatch(int argc, char *argv[])

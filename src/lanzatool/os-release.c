@@ -40,8 +40,8 @@ static char *sanitize(const char *s)
         return copy;
 }
 
-char *os_release_build(const char *sort_key, const char *label, unsigned generation, const char *specialisation,
-                       time_t build_time)
+char *os_release_build(const char *sort_key, const char *label, unsigned generation,
+                       const char *specialisation, time_t build_time)
 {
         _cleanup_free_ char *id = sanitize(sort_key), *name = sanitize(label), *version = NULL;
         _cleanup_free_ char *spec = specialisation ? sanitize(specialisation) : NULL;

@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ: what ukify and objcopy --add-section give data. */
-#define PE_BUILDER_SECTION_CHARACTERISTICS 0x40000040u
+#include "pe.h"
+
+/* 0x40000040, what ukify and objcopy --add-section give data (formats.md §2.2). */
+#define PE_BUILDER_SECTION_CHARACTERISTICS (IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ)
 
 struct pe_builder_section {
         const char *name; /* 1 to 8 characters */
@@ -27,10 +29,11 @@ struct pe_builder_section {
  * always give the same bytes.
  *
  * A COFF symbol table at the end of the stub (as in Debian's systemd EFI binaries) is dropped, because
- * data between sections would escape the Authenticode hash. Refused, with -EBADMSG or -EEXIST or -ENOSPC:
- * a signed stub (its signature would no longer apply), any other data after the last section, a name that
- * the stub or an earlier entry already uses, too little room for the new section headers, sizes that
- * overflow the 32-bit fields, and anything pe_parse() rejects. */
+ * data between sections would escape the Authenticode hash. Refused: a signed stub (its signature would no
+ * longer apply) and any other data after the last section (-EBADMSG), a name that the stub or an earlier
+ * entry already uses (-EEXIST), a name of 0 or more than 8 characters (-EINVAL), too little free space after
+ * the section table for the new headers (-ENOSPC), sizes or addresses that overflow the 32-bit fields
+ * (-EOVERFLOW), and anything pe_parse() rejects (its error). */
 int pe_builder_add_sections(const uint8_t *stub, size_t stub_size, const struct pe_builder_section *sections,
                             size_t n_sections, uint8_t **ret_image, size_t *ret_size, char **reterr_message);
 

@@ -45,7 +45,8 @@ static char *kernel_version(const char *kernel)
         return v;
 }
 
-static int payload_add(struct plan *p, const char *kind, const char *kver, const char *source, size_t *ret_index)
+static int payload_add(struct plan *p, const char *kind, const char *kver, const char *source,
+                       size_t *ret_index)
 {
         char b32[B32_SHA256_LEN + 1], *name;
         struct payload pl = {};
@@ -150,8 +151,8 @@ static char *entry_stem(const struct bootspec *b, const struct pki *pki, unsigne
                 const uint8_t *data;
                 size_t size;
         } items[] = {
-                { "toplevel", (const uint8_t *)b->toplevel, strlen(b->toplevel) },
-                { "public_key", (const uint8_t *)pki->db_cert_pem, pki->db_cert_pem_size },
+                {"toplevel", (const uint8_t *)b->toplevel, strlen(b->toplevel)},
+                {"public_key", (const uint8_t *)pki->db_cert_pem, pki->db_cert_pem_size},
         };
 
         sha256_init(&ctx);
@@ -187,8 +188,10 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
 {
         const struct payload *k = &p->payloads[e->kernel];
         const struct payload *i = e->initrd == NO_PAYLOAD ? NULL : &p->payloads[e->initrd];
-        char *osrel = os_release_build(b->sort_key, b->label, e->generation, e->specialisation, e->build_time);
-        char *cmdline = bootspec_cmdline(b), *kpath = esp_path_of(k->name), *ipath = i ? esp_path_of(i->name) : NULL;
+        char *osrel =
+                os_release_build(b->sort_key, b->label, e->generation, e->specialisation, e->build_time);
+        char *cmdline = bootspec_cmdline(b), *kpath = esp_path_of(k->name),
+             *ipath = i ? esp_path_of(i->name) : NULL;
         uint8_t *unsigned_stub = NULL;
         size_t unsigned_size;
         char *message = NULL;
@@ -196,9 +199,12 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
 
         if (osrel && cmdline && kpath && (!i || ipath)) {
                 const struct pe_builder_section sections[] = {
-                        { ".osrel", osrel, strlen(osrel) },   { ".cmdline", cmdline, strlen(cmdline) },
-                        { ".linux", kpath, strlen(kpath) },   { ".linuxh", k->sha256, 32 },
-                        { ".initrd", ipath, i ? strlen(ipath) : 0 }, { ".initrdh", i ? i->sha256 : NULL, i ? 32 : 0 },
+                        {".osrel", osrel, strlen(osrel)},
+                        {".cmdline", cmdline, strlen(cmdline)},
+                        {".linux", kpath, strlen(kpath)},
+                        {".linuxh", k->sha256, 32},
+                        {".initrd", ipath, i ? strlen(ipath) : 0},
+                        {".initrdh", i ? i->sha256 : NULL, i ? 32 : 0},
                 };
                 r = pe_builder_add_sections(in->stub, in->stub_size, sections, i ? 6 : 4, &unsigned_stub,
                                             &unsigned_size, &message);
@@ -225,7 +231,7 @@ static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const st
                           const struct bootspec *b, const char *spec)
 {
         _cleanup_free_ char *kver = kernel_version(b->kernel), *secrets_copy = NULL;
-        struct entry e = { .generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD };
+        struct entry e = {.generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD};
         int r;
 
         if (!kver)

@@ -16,12 +16,12 @@
 
 #define SYSTEMD_BOOT_MAX_SIZE (64u << 20)
 
-static const char *const targets[] = { SYSTEMD_BOOT_PATH, REMOVABLE_PATH };
+static const char *const targets[] = {SYSTEMD_BOOT_PATH, REMOVABLE_PATH};
 
 /* VERSION from the .osrel section, NULL when there is none or the image is malformed. */
 static char *image_version(const uint8_t *image, size_t size)
 {
-        struct pe_section_copy s = { .name = ".osrel" };
+        struct pe_section_copy s = {.name = ".osrel"};
         char *message = NULL, *v = NULL;
 
         if (pe_get_sections(image, size, &s, 1, &message) >= 0 && s.data)
@@ -81,11 +81,12 @@ static bool file_has(const char *path, const char *text)
         _cleanup_free_ uint8_t *have = NULL;
         size_t size;
 
-        return read_file(path, 1 << 20, &have, &size) >= 0 && size == strlen(text) && memcmp(have, text, size) == 0;
+        return read_file(path, 1 << 20, &have, &size) >= 0 && size == strlen(text) &&
+               memcmp(have, text, size) == 0;
 }
 
-int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki, const struct loader_conf *conf,
-                      struct systemd_boot_plan *ret)
+int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki,
+                      const struct loader_conf *conf, struct systemd_boot_plan *ret)
 {
         _cleanup_free_ uint8_t *src = NULL;
         _cleanup_free_ char *version = NULL, *message = NULL;

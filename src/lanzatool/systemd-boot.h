@@ -27,12 +27,12 @@ struct loader_conf {
 struct systemd_boot_plan {
         uint8_t *image; /* signed */
         size_t size;
-        bool write[2];  /* SYSTEMD_BOOT_PATH, REMOVABLE_PATH */
+        bool write[2]; /* SYSTEMD_BOOT_PATH, REMOVABLE_PATH */
         char *loader_conf;
         bool write_loader_conf;
 };
 
-int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki, const struct loader_conf *conf,
-                      struct systemd_boot_plan *ret);
+int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki,
+                      const struct loader_conf *conf, struct systemd_boot_plan *ret);
 int systemd_boot_install(int esp_fd, const struct systemd_boot_plan *p);
 void systemd_boot_plan_done(struct systemd_boot_plan *p);

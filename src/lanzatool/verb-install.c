@@ -81,7 +81,8 @@ static int load_generations(struct install *c, int argc, char *argv[])
                 size_t drop = c->n_generations - arg.configuration_limit;
                 for (size_t i = 0; i < drop; i++)
                         generation_free(c->generations[i]);
-                memmove(c->generations, c->generations + drop, arg.configuration_limit * sizeof(*c->generations));
+                memmove(c->generations, c->generations + drop,
+                        arg.configuration_limit * sizeof(*c->generations));
                 c->n_generations = arg.configuration_limit;
         }
         return 0;
@@ -206,11 +207,12 @@ static int ensure_space(struct install *c)
                 return r;
         if (need > avail + g.bytes) {
                 gc_plan_done(&g);
-                return log_error_errno(-ENOSPC,
-                                       "%s: not enough space: the new files need %llu KiB, %llu KiB are free "
-                                       "and only %llu KiB could be freed; nothing was changed",
-                                       c->esp.path, (unsigned long long)need / 1024,
-                                       (unsigned long long)avail / 1024, (unsigned long long)g.bytes / 1024);
+                return log_error_errno(
+                        -ENOSPC,
+                        "%s: not enough space: the new files need %llu KiB, %llu KiB are free "
+                        "and only %llu KiB could be freed; nothing was changed",
+                        c->esp.path, (unsigned long long)need / 1024, (unsigned long long)avail / 1024,
+                        (unsigned long long)g.bytes / 1024);
         }
         log_info("%s: short of space, removing %zu unused entries and %zu unused files first", c->esp.path,
                  strv_length(g.stubs), strv_length(g.payloads));
@@ -246,8 +248,8 @@ static int write_payloads(struct install *c)
                 if (r == -ESTALE)
                         return log_error_errno(r, "%s: changed while installing", p->source);
                 if (r < 0)
-                        return log_error_errno(r, "%s/" ESP_NIXOS_DIR "/%s: cannot write: %s", c->esp.path, p->name,
-                                               strerror(-r));
+                        return log_error_errno(r, "%s/" ESP_NIXOS_DIR "/%s: cannot write: %s", c->esp.path,
+                                               p->name, strerror(-r));
                 c->files_written++;
         }
         return 0;
@@ -369,13 +371,14 @@ static int install_run(struct install *c, int argc, char *argv[])
                 return r;
         c->files_written += c->sdboot.write[0] + c->sdboot.write[1] + c->sdboot.write_loader_conf;
         ensure_boot_entry(c);
-        log_info("%s: %zu entries installed, %u files written", c->esp.path, c->plan.n_entries, c->files_written);
+        log_info("%s: %zu entries installed, %u files written", c->esp.path, c->plan.n_entries,
+                 c->files_written);
         return 0;
 }
 
 int verb_install(int argc, char *argv[])
 {
-        struct install c = { .esp.fd = -1 };
+        struct install c = {.esp.fd = -1};
         int r = install_run(&c, argc - 1, argv + 1);
 
         progress_end();

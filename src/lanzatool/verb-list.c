@@ -41,10 +41,12 @@ static void print_json(const struct inventory *inv)
                 json_object_object_add(o, "specialisation",
                                        e->specialisation ? json_object_new_string(e->specialisation) : NULL);
                 json_object_object_add(o, "kernelVersion", json_object_new_string(kver));
-                json_object_object_add(o, "sortKey", e->sort_key ? json_object_new_string(e->sort_key) : NULL);
+                json_object_object_add(o, "sortKey",
+                                       e->sort_key ? json_object_new_string(e->sort_key) : NULL);
                 json_object_object_add(o, "default", json_object_new_boolean(e->is_default));
                 json_object_object_add(o, "booted", json_object_new_boolean(e->booted));
-                json_object_object_add(o, "signed", e->signature < 0 ? NULL : json_object_new_boolean(e->signature));
+                json_object_object_add(o, "signed",
+                                       e->signature < 0 ? NULL : json_object_new_boolean(e->signature));
                 json_object_object_add(o, "ok", json_object_new_boolean(!e->problem));
                 json_object_object_add(o, "problem", e->problem ? json_object_new_string(e->problem) : NULL);
                 json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
@@ -57,8 +59,8 @@ static void print_json(const struct inventory *inv)
 
 static void print_table(const struct inventory *inv)
 {
-        printf("%4s %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s\n", "GEN", "SPECIALISATION", "KERNEL", "SORT-KEY",
-               "DEF", "BOOTED", "SIGNED", "SIZE", "ENTRY");
+        printf("%4s %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s\n", "GEN", "SPECIALISATION", "KERNEL",
+               "SORT-KEY", "DEF", "BOOTED", "SIGNED", "SIZE", "ENTRY");
         for (size_t i = 0; i < inv->n_entries; i++) {
                 const struct inventory_entry *e = &inv->entries[i];
                 char kver[128], size[16];
@@ -66,14 +68,17 @@ static void print_table(const struct inventory *inv)
                 kernel_version(e->kernel, kver, sizeof(kver));
                 printf("%4u %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s%s%s\n", e->generation,
                        e->specialisation ?: "-", kver, e->sort_key ?: "-", e->is_default ? "*" : "",
-                       e->booted ? "*" : "", e->signature < 0 ? "?" : e->signature ? "yes" : "NO",
+                       e->booted ? "*" : "",
+                       e->signature < 0 ? "?"
+                       : e->signature   ? "yes"
+                                        : "NO",
                        human_size(e->size, size), e->name, e->problem ? "  ! " : "", e->problem ?: "");
         }
 }
 
 int verb_list(int argc, char *argv[])
 {
-        struct esp esp = { .fd = -1 };
+        struct esp esp = {.fd = -1};
         struct inventory inv;
         X509 *cert = NULL;
         int r;

@@ -40,8 +40,8 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
 
 int verb_remove(int argc, char *argv[])
 {
-        static const char *const files[] = { SYSTEMD_BOOT_PATH, REMOVABLE_PATH, LOADER_CONF_PATH };
-        struct esp esp = { .fd = -1 };
+        static const char *const files[] = {SYSTEMD_BOOT_PATH, REMOVABLE_PATH, LOADER_CONF_PATH};
+        struct esp esp = {.fd = -1};
         struct gc_plan g = {};
         X509 *cert = NULL;
         int r;

@@ -79,8 +79,8 @@ static bool part_uuid_matches(const struct status *s)
 
 static void print_text(const struct status *s)
 {
-        printf("   Firmware: %s%s%s%s\n", s->uefi ? "UEFI" : "not booted with UEFI", s->firmware_type ? " (" : "",
-               s->firmware_type ?: "", s->firmware_type ? ")" : "");
+        printf("   Firmware: %s%s%s%s\n", s->uefi ? "UEFI" : "not booted with UEFI",
+               s->firmware_type ? " (" : "", s->firmware_type ?: "", s->firmware_type ? ")" : "");
         if (s->firmware)
                 printf("             %s\n", s->firmware);
         printf("Secure Boot: %s, %s\n", tri(s->secure_boot, "enabled", "disabled"),
@@ -90,14 +90,15 @@ static void print_text(const struct status *s)
         printf("       Stub: %s\n", s->stub ?: "-");
         printf("     Booted: %s\n", s->booted ?: "-");
         if (s->esp_found)
-                printf("        ESP: %s (PARTUUID %s%s)\n", s->esp.path, s->esp.part_uuid[0] ? s->esp.part_uuid : "unknown",
-                       !s->loader_part_uuid  ? ""
+                printf("        ESP: %s (PARTUUID %s%s)\n", s->esp.path,
+                       s->esp.part_uuid[0] ? s->esp.part_uuid : "unknown",
+                       !s->loader_part_uuid   ? ""
                        : part_uuid_matches(s) ? ", matches LoaderDevicePartUUID"
                                               : ", does NOT match LoaderDevicePartUUID");
         else
                 printf("        ESP: not found\n");
-        printf(" PKI bundle: %s%s%s%s\n", arg.pki_bundle ?: "-", s->pki_subject ? " (db " : "", s->pki_subject ?: "",
-               s->pki_subject ? ")" : "");
+        printf(" PKI bundle: %s%s%s%s\n", arg.pki_bundle ?: "-", s->pki_subject ? " (db " : "",
+               s->pki_subject ?: "", s->pki_subject ? ")" : "");
         printf("    Entries: %zu installed, %zu with problems%s%s\n", s->n_entries, s->n_problems,
                s->default_entry ? ", default " : "", s->default_entry ?: "");
 }
@@ -126,9 +127,11 @@ static void print_json(const struct status *s)
         json_object_object_add(o, "stub", str_or_null(s->stub));
         json_object_object_add(o, "booted", str_or_null(s->booted));
         json_object_object_add(o, "espPath", str_or_null(s->esp_found ? s->esp.path : NULL));
-        json_object_object_add(o, "espPartUuid", str_or_null(s->esp_found && s->esp.part_uuid[0] ? s->esp.part_uuid : NULL));
+        json_object_object_add(o, "espPartUuid",
+                               str_or_null(s->esp_found && s->esp.part_uuid[0] ? s->esp.part_uuid : NULL));
         json_object_object_add(o, "loaderDevicePartUuid", str_or_null(s->loader_part_uuid));
-        json_object_object_add(o, "espMatchesLoader", s->loader_part_uuid ? json_object_new_boolean(part_uuid_matches(s)) : NULL);
+        json_object_object_add(o, "espMatchesLoader",
+                               s->loader_part_uuid ? json_object_new_boolean(part_uuid_matches(s)) : NULL);
         json_object_object_add(o, "pkiBundle", str_or_null(arg.pki_bundle));
         json_object_object_add(o, "entries", json_object_new_int64((int64_t)s->n_entries));
         json_object_object_add(o, "entriesWithProblems", json_object_new_int64((int64_t)s->n_problems));
@@ -140,7 +143,7 @@ static void print_json(const struct status *s)
 
 int verb_status(int argc, char *argv[])
 {
-        struct status s = { .esp.fd = -1 };
+        struct status s = {.esp.fd = -1};
         struct inventory inv = {};
 
         (void)argc, (void)argv;

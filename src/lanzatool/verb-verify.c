@@ -16,7 +16,7 @@
 /* systemd-boot's copies, when present, must carry our signature. */
 static unsigned verify_boot_loader(const char *esp, X509 *cert)
 {
-        static const char *const paths[] = { SYSTEMD_BOOT_PATH, REMOVABLE_PATH };
+        static const char *const paths[] = {SYSTEMD_BOOT_PATH, REMOVABLE_PATH};
         unsigned bad = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
@@ -39,7 +39,7 @@ static unsigned verify_boot_loader(const char *esp, X509 *cert)
 
 int verb_verify(int argc, char *argv[])
 {
-        struct esp esp = { .fd = -1 };
+        struct esp esp = {.fd = -1};
         struct inventory inv = {};
         unsigned bad = 0;
         X509 *cert = NULL;

@@ -11,12 +11,9 @@
 
 #include "pe.h"
 
-/* Kernels are only started on their own architecture. */
-#if defined(__x86_64__)
+/* Kernels are started on their own architecture only, and the stub is built for x86-64 (aa64 will pick
+ * its own). Fixed rather than taken from the host, so host tools and tests agree with the stub. */
 #define PE_LOADER_MACHINE IMAGE_FILE_MACHINE_AMD64
-#else
-#error "pe-loader: unsupported architecture"
-#endif
 
 /* Sections must start on page boundaries so that W^X can be applied per section; every Linux EFI kernel
  * uses 4 KiB or 64 KiB. The upper bound keeps the over-allocation for alignment reasonable. */
@@ -50,14 +47,15 @@ static inline bool pe_loader_is_code(uint32_t characteristics)
 
 /* Validates the kernel image and returns how much memory it needs (ret_image_size bytes starting at a
  * multiple of ret_alignment). Errors are negative PE_E* values: -PE_ENOEXEC not a PE image,
- * -PE_EOPNOTSUPP not a kernel we can start (machine, PE32+, subsystem, MajorImageVersion), -PE_EBADMSG
- * malformed, -PE_EINVAL bad arguments. */
+ * -PE_EOPNOTSUPP not a kernel we can start (machine, PE32+, subsystem, MajorImageVersion, section
+ * alignment, a base relocation type other than DIR64), -PE_EBADMSG malformed, -PE_EINVAL bad arguments. */
 int pe_loader_inspect(const uint8_t *file, size_t file_size, size_t *ret_image_size, size_t *ret_alignment);
 
 /* Validates as pe_loader_inspect(), then zeroes the first image_size bytes of dest, copies the headers and
  * every section's file data there, and applies the base relocations for an image that will run at
- * load_address (a multiple of the alignment; dest is where its bytes are written, the same memory in the
- * stub, any buffer in tests). dest_size must be at least the image size. Nothing beyond the image size is
- * written; on error dest holds garbage. -PE_EOPNOTSUPP also for a relocation type other than DIR64. */
+ * load_address, a multiple of the alignment. dest is where the bytes are written: the same memory in the
+ * stub, any buffer in tests. dest_size must be at least the image size; nothing beyond it is written. All
+ * checks come before the first write, so on error dest is untouched. -PE_EOPNOTSUPP also for an image
+ * marked IMAGE_FILE_RELOCS_STRIPPED whose load_address is not its ImageBase. */
 int pe_loader_load(const uint8_t *file, size_t file_size, uint8_t *dest, size_t dest_size,
                    uint64_t load_address, struct pe_loaded *ret);

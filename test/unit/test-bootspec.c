@@ -125,17 +125,18 @@ static void check_cmdline(const struct bootspec *b, const char *want)
         "/nix/store/gfkbn9k049ys6hjazbz93iv1ba43v5qx-nixos-system-laptop-25.05.20250612.0d2d8f2"
 #define DOCKED_TOPLEVEL                                                                                     \
         "/nix/store/xd2xg5kybgrfysd1zx1s4al63fv73w3h-nixos-system-laptop-25.05.20250612.0d2d8f2"
-#define LAPTOP_INITRD  "/nix/store/2yc7pvf0vgmzgrixkp463vhbxbwnsaj7-initrd-linux-6.12.33/initrd"
-#define LAPTOP_SECRETS "/nix/store/gplq17gbc4xciphhlxssddxximg2ysxa-append-initrd-secrets/bin/append-initrd-secrets"
-#define LAPTOP_KERNEL  "/nix/store/4nf4raxwa2zqsns46s019lyc136kwdw5-linux-6.12.33/bzImage"
-#define LAPTOP_LABEL   "NixOS Warbler 25.05.20250612.0d2d8f2 (Linux 6.12.33)"
+#define LAPTOP_INITRD "/nix/store/2yc7pvf0vgmzgrixkp463vhbxbwnsaj7-initrd-linux-6.12.33/initrd"
+#define LAPTOP_SECRETS                                                                                      \
+        "/nix/store/gplq17gbc4xciphhlxssddxximg2ysxa-append-initrd-secrets/bin/append-initrd-secrets"
+#define LAPTOP_KERNEL "/nix/store/4nf4raxwa2zqsns46s019lyc136kwdw5-linux-6.12.33/bzImage"
+#define LAPTOP_LABEL  "NixOS Warbler 25.05.20250612.0d2d8f2 (Linux 6.12.33)"
 
 /* formats.md §5.8 A: a laptop with initrd secrets and one specialisation. */
 static void test_example_a(void)
 {
-        static const char *const params[] = { "loglevel=4", "lsm=landlock,yama,bpf", "quiet", NULL };
-        static const char *const docked_params[] = { "loglevel=4", "lsm=landlock,yama,bpf", "quiet",
-                                                     "video=DP-1:2560x1440@60", NULL };
+        static const char *const params[] = {"loglevel=4", "lsm=landlock,yama,bpf", "quiet", NULL};
+        static const char *const docked_params[] = {"loglevel=4", "lsm=landlock,yama,bpf", "quiet",
+                                                    "video=DP-1:2560x1440@60", NULL};
         struct bootspec *b = load_valid("example-a.json"), *d;
 
         if (!b)
@@ -172,26 +173,28 @@ out:
         bootspec_free(b);
 }
 
-#define SERVER_TOPLEVEL "/nix/store/nzrndx0203j5l99lplmay6d214nfq07f-nixos-system-server-26.05.1234.21a67dc47014"
+#define SERVER_TOPLEVEL                                                                                     \
+        "/nix/store/nzrndx0203j5l99lplmay6d214nfq07f-nixos-system-server-26.05.1234.21a67dc47014"
 
 /* formats.md §5.8 B: other extensions (ignored), no lanzaboote extension, no secrets. */
 static void test_example_b(void)
 {
-        static const char *const params[] = { "console=ttyS0,115200n8", "root=fstab", "loglevel=4",
-                                              "lsm=landlock,yama,bpf", NULL };
+        static const char *const params[] = {"console=ttyS0,115200n8", "root=fstab", "loglevel=4",
+                                             "lsm=landlock,yama,bpf", NULL};
         struct bootspec *b = load_valid("example-b.json");
 
         if (!b)
                 return;
         check(streq_ptr(b->system, "x86_64-linux"), "system %s", b->system);
         check(streq_ptr(b->init, SERVER_TOPLEVEL "/init"), "init %s", b->init);
-        check(streq_ptr(b->kernel, "/nix/store/75awpf5wjdb6456hsqkc5ypl66i5yvf9-linux-6.18.5/bzImage"), "kernel %s",
-              b->kernel);
+        check(streq_ptr(b->kernel, "/nix/store/75awpf5wjdb6456hsqkc5ypl66i5yvf9-linux-6.18.5/bzImage"),
+              "kernel %s", b->kernel);
         check(streq_ptr(b->initrd, "/nix/store/jhncskwzsaxlg15qb7k0i8663xm5h1gp-initrd-linux-6.18.5/initrd"),
               "initrd %s", b->initrd);
         check(b->initrd_secrets == NULL, "initrdSecrets %s", b->initrd_secrets);
         check(params_equal(b->kernel_params, params), "kernelParams");
-        check(streq_ptr(b->label, "NixOS Yarara 26.05.1234.21a67dc47014 (Linux 6.18.5)"), "label %s", b->label);
+        check(streq_ptr(b->label, "NixOS Yarara 26.05.1234.21a67dc47014 (Linux 6.18.5)"), "label %s",
+              b->label);
         check(streq_ptr(b->toplevel, SERVER_TOPLEVEL), "toplevel %s", b->toplevel);
         check(streq_ptr(b->sort_key, "lanzaboote"), "sort_key %s", b->sort_key);
         check(b->n_specialisations == 0 && !b->specialisations, "specialisations");
@@ -204,13 +207,15 @@ static void test_example_b(void)
  * parameters: the command line is init= alone. */
 static void test_minimal(void)
 {
-        static const char *const params[] = { NULL };
+        static const char *const params[] = {NULL};
         struct bootspec *b = load_valid("minimal.json");
 
         if (!b)
                 return;
         check(b->initrd == NULL && b->initrd_secrets == NULL, "optional fields set");
-        check(streq_ptr(b->label, "Vicu\xc3\xb1" "a"), "label %s", b->label);
+        check(streq_ptr(b->label, "Vicu\xc3\xb1"
+                                  "a"),
+              "label %s", b->label);
         check(params_equal(b->kernel_params, params), "kernelParams");
         check(streq_ptr(b->sort_key, "lanzaboote"), "sort_key %s", b->sort_key);
         check(b->n_specialisations == 0, "specialisations");
@@ -222,7 +227,7 @@ static void test_minimal(void)
  * parameter with blanks inside double quotes, as NixOS's type for boot.kernelParams allows. */
 static void test_several_specialisations(void)
 {
-        static const char *const params[] = { "dyndbg=\"file drivers/usb/* +p\"", "quiet", NULL };
+        static const char *const params[] = {"dyndbg=\"file drivers/usb/* +p\"", "quiet", NULL};
         const char *long_name = "A-Za-z0-9_.+-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
         struct bootspec *b = load_valid("several-specialisations.json");
 
@@ -246,69 +251,69 @@ struct bad_fixture {
         const char *message;
 };
 
-#define SPEC "\"org.nixos.specialisation.v1\""
+#define SPEC      "\"org.nixos.specialisation.v1\""
 #define NAME_RULE "(1 to 64 of A-Z a-z 0-9 _ . + -, not starting with \".\")"
 
 static const struct bad_fixture bad_fixtures[] = {
         /* JSON */
-        { "bad-json-syntax.json", "not valid JSON: object property name separator ':' expected at line 2" },
-        { "bad-json-truncated.json", "not valid JSON: unexpected end of data at line 4" },
-        { "bad-json-empty.json", "not valid JSON: unexpected end of data at line 1" },
-        { "bad-trailing-garbage.json", "not valid JSON: unexpected character at line 16" },
-        { "bad-trailing-nul.json", "not valid JSON: unexpected character at line 16" },
-        { "bad-deep-nesting.json", "not valid JSON: nesting too deep at line 1" },
-        { "bad-raw-invalid-utf8.json", "not valid JSON: invalid utf-8 string at line 10" },
-        { "bad-raw-control.json", "not valid JSON: control character in a string at line 10" },
-        { "bad-single-quote.json", "not valid JSON: single-quoted string at line 10" },
-        { "bad-duplicate-key.json", "a JSON object has a duplicate key" },
-        { "bad-nul-in-key.json", "an object key contains \\u0000 at line 5" },
-        { "bad-not-object.json", "the document is not a JSON object" },
+        {"bad-json-syntax.json", "not valid JSON: object property name separator ':' expected at line 2"},
+        {"bad-json-truncated.json", "not valid JSON: unexpected end of data at line 4"},
+        {"bad-json-empty.json", "not valid JSON: unexpected end of data at line 1"},
+        {"bad-trailing-garbage.json", "not valid JSON: unexpected character at line 16"},
+        {"bad-trailing-nul.json", "not valid JSON: unexpected character at line 16"},
+        {"bad-deep-nesting.json", "not valid JSON: nesting too deep at line 1"},
+        {"bad-raw-invalid-utf8.json", "not valid JSON: invalid utf-8 string at line 10"},
+        {"bad-raw-control.json", "not valid JSON: control character in a string at line 10"},
+        {"bad-single-quote.json", "not valid JSON: single-quoted string at line 10"},
+        {"bad-duplicate-key.json", "a JSON object has a duplicate key"},
+        {"bad-nul-in-key.json", "an object key contains \\u0000 at line 5"},
+        {"bad-not-object.json", "the document is not a JSON object"},
         /* structure */
-        { "bad-missing-bootspec.json", "missing required field \"org.nixos.bootspec.v1\"" },
-        { "bad-type-bootspec.json", "\"org.nixos.bootspec.v1\" must be an object" },
-        { "bad-missing-init.json", "missing required field \"init\"" },
-        { "bad-missing-kernel.json", "missing required field \"kernel\"" },
-        { "bad-missing-kernelParams.json", "missing required field \"kernelParams\"" },
-        { "bad-missing-label.json", "missing required field \"label\"" },
-        { "bad-missing-system.json", "missing required field \"system\"" },
-        { "bad-missing-toplevel.json", "missing required field \"toplevel\"" },
-        { "bad-type-init.json", "\"init\" must be a string" },
-        { "bad-type-initrd.json", "\"initrd\" must be a string" },
-        { "bad-type-initrdSecrets.json", "\"initrdSecrets\" must be a string" },
-        { "bad-type-kernel.json", "\"kernel\" must be a string" },
-        { "bad-type-kernelParams.json", "\"kernelParams\" must be an array of strings" },
-        { "bad-type-kernelParams-item.json", "\"kernelParams\"[1] must be a string" },
-        { "bad-type-label.json", "\"label\" must be a string" },
-        { "bad-type-system.json", "\"system\" must be a string" },
-        { "bad-type-toplevel.json", "\"toplevel\" must be a string" },
-        { "bad-type-lanzaboote.json", "\"org.nix-community.lanzaboote\" must be an object" },
-        { "bad-type-sort-key.json", "\"org.nix-community.lanzaboote\".\"sort_key\" must be a string" },
-        { "bad-empty-sort-key.json", "\"org.nix-community.lanzaboote\".\"sort_key\" is empty" },
-        { "bad-type-specialisations.json", SPEC " must be an object" },
+        {"bad-missing-bootspec.json", "missing required field \"org.nixos.bootspec.v1\""},
+        {"bad-type-bootspec.json", "\"org.nixos.bootspec.v1\" must be an object"},
+        {"bad-missing-init.json", "missing required field \"init\""},
+        {"bad-missing-kernel.json", "missing required field \"kernel\""},
+        {"bad-missing-kernelParams.json", "missing required field \"kernelParams\""},
+        {"bad-missing-label.json", "missing required field \"label\""},
+        {"bad-missing-system.json", "missing required field \"system\""},
+        {"bad-missing-toplevel.json", "missing required field \"toplevel\""},
+        {"bad-type-init.json", "\"init\" must be a string"},
+        {"bad-type-initrd.json", "\"initrd\" must be a string"},
+        {"bad-type-initrdSecrets.json", "\"initrdSecrets\" must be a string"},
+        {"bad-type-kernel.json", "\"kernel\" must be a string"},
+        {"bad-type-kernelParams.json", "\"kernelParams\" must be an array of strings"},
+        {"bad-type-kernelParams-item.json", "\"kernelParams\"[1] must be a string"},
+        {"bad-type-label.json", "\"label\" must be a string"},
+        {"bad-type-system.json", "\"system\" must be a string"},
+        {"bad-type-toplevel.json", "\"toplevel\" must be a string"},
+        {"bad-type-lanzaboote.json", "\"org.nix-community.lanzaboote\" must be an object"},
+        {"bad-type-sort-key.json", "\"org.nix-community.lanzaboote\".\"sort_key\" must be a string"},
+        {"bad-empty-sort-key.json", "\"org.nix-community.lanzaboote\".\"sort_key\" is empty"},
+        {"bad-type-specialisations.json", SPEC " must be an object"},
         /* values */
-        { "bad-relative-path.json", "\"kernel\" is not an absolute path" },
-        { "bad-dotdot.json", "\"kernel\" contains \"..\"" },
-        { "bad-dot.json", "\"initrd\" contains a \".\" component" },
-        { "bad-empty-component.json", "\"toplevel\" contains an empty component" },
-        { "bad-nul.json", "\"kernel\" contains a NUL character" },
-        { "bad-control.json", "\"label\" contains a control character" },
-        { "bad-utf8-overlong.json", "\"label\" is not valid UTF-8" },
-        { "bad-utf8-surrogate.json", "\"label\" is not valid UTF-8" },
-        { "bad-system.json", "unsupported system \"aarch64-linux\" (supported: x86_64-linux)" },
-        { "bad-param-space.json", "\"kernelParams\"[1] contains a space outside double quotes" },
-        { "bad-param-quote.json", "\"kernelParams\"[1] has an unbalanced '\"'" },
-        { "bad-param-empty.json", "\"kernelParams\"[0] is empty" },
+        {"bad-relative-path.json", "\"kernel\" is not an absolute path"},
+        {"bad-dotdot.json", "\"kernel\" contains \"..\""},
+        {"bad-dot.json", "\"initrd\" contains a \".\" component"},
+        {"bad-empty-component.json", "\"toplevel\" contains an empty component"},
+        {"bad-nul.json", "\"kernel\" contains a NUL character"},
+        {"bad-control.json", "\"label\" contains a control character"},
+        {"bad-utf8-overlong.json", "\"label\" is not valid UTF-8"},
+        {"bad-utf8-surrogate.json", "\"label\" is not valid UTF-8"},
+        {"bad-system.json", "unsupported system \"aarch64-linux\" (supported: x86_64-linux)"},
+        {"bad-param-space.json", "\"kernelParams\"[1] contains a space outside double quotes"},
+        {"bad-param-quote.json", "\"kernelParams\"[1] has an unbalanced '\"'"},
+        {"bad-param-empty.json", "\"kernelParams\"[0] is empty"},
         /* specialisations */
-        { "bad-spec-name-slash.json", SPEC ": invalid name \"../docked\" " NAME_RULE },
-        { "bad-spec-name-dot.json", SPEC ": invalid name \".docked\" " NAME_RULE },
-        { "bad-spec-name-empty.json", SPEC ": invalid name \"\" " NAME_RULE },
-        { "bad-spec-name-escape.json", SPEC ": invalid name \"dock\\x1b[31med\" " NAME_RULE },
-        { "bad-spec-name-long.json",
-          SPEC ": invalid name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" " NAME_RULE },
-        { "bad-spec-field.json", SPEC ".\"docked\": \"kernel\" must be a string" },
-        { "bad-spec-not-object.json", SPEC ".\"docked\": the document is not a JSON object" },
-        { "bad-spec-nested.json",
-          SPEC ".\"docked\": " SPEC " must be empty: nested specialisations are not supported" },
+        {"bad-spec-name-slash.json", SPEC ": invalid name \"../docked\" " NAME_RULE},
+        {"bad-spec-name-dot.json", SPEC ": invalid name \".docked\" " NAME_RULE},
+        {"bad-spec-name-empty.json", SPEC ": invalid name \"\" " NAME_RULE},
+        {"bad-spec-name-escape.json", SPEC ": invalid name \"dock\\x1b[31med\" " NAME_RULE},
+        {"bad-spec-name-long.json", SPEC
+         ": invalid name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" " NAME_RULE},
+        {"bad-spec-field.json", SPEC ".\"docked\": \"kernel\" must be a string"},
+        {"bad-spec-not-object.json", SPEC ".\"docked\": the document is not a JSON object"},
+        {"bad-spec-nested.json",
+         SPEC ".\"docked\": " SPEC " must be empty: nested specialisations are not supported"},
 };
 
 static void test_bad_fixtures(void)
@@ -379,7 +384,8 @@ static void test_embedded_nul_byte(void)
 {
         static const char doc[] = "{}\0{\"org.nixos.bootspec.v1\": {}}";
 
-        expect_parse_error("NUL byte", doc, sizeof(doc) - 1, "not valid JSON: unexpected character at line 1");
+        expect_parse_error("NUL byte", doc, sizeof(doc) - 1,
+                           "not valid JSON: unexpected character at line 1");
 }
 
 int main(void)

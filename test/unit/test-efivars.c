@@ -544,8 +544,11 @@ static void test_boot_entry_lowest_free(void)
         put_file("Boot0003" GLOBAL, other_boot_option, sizeof(other_boot_option));
         put_file("Boot0002" LOADER, other_boot_option, sizeof(other_boot_option));
         put_file("Boot000a" GLOBAL, expected_boot_option, sizeof(expected_boot_option));
+        capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        check(r == 0, "lowest free: %d", r);
+        capture_end();
+        check(r == 0 && strcmp(captured, "lanzatool: Created EFI boot entry Boot0002 \"" TITLE "\"\n") == 0,
+              "lowest free: %d: %s", r, captured);
         check(file_is("Boot0002" GLOBAL, expected_boot_option, sizeof(expected_boot_option)),
               "Boot0002 bytes");
         check(file_is("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x02, 0x00}, 6), "BootOrder");

@@ -14,7 +14,8 @@
 #include "tests.h"
 
 #define BOOT_JSON                                                                                           \
-        "{\"org.nixos.bootspec.v1\": {\"init\": \"/s/init\", \"kernel\": \"/k/bzImage\", \"kernelParams\": "    \
+        "{\"org.nixos.bootspec.v1\": {\"init\": \"/s/init\", \"kernel\": \"/k/bzImage\", "                  \
+        "\"kernelParams\": "                                                                                \
         "[], \"label\": \"NixOS Test\", \"system\": \"x86_64-linux\", \"toplevel\": \"/s\"}}\n"
 
 #define LINK_TIME      1700000000 /* 2023-11-14 */
@@ -73,7 +74,7 @@ static void write_file(const char *name, const char *text)
 
 static void set_time(const char *name, time_t t, bool link_itself)
 {
-        struct timeval tv[2] = { { .tv_sec = t }, { .tv_sec = t } };
+        struct timeval tv[2] = {{.tv_sec = t}, {.tv_sec = t}};
 
         if ((link_itself ? lutimes(at(name), tv) : utimes(at(name), tv)) < 0)
                 abort();
@@ -106,11 +107,11 @@ static void make_tree(void)
 
 static void remove_tree(void)
 {
-        static const char *const files[] = { "system-1-link",      "system-42-link", "profiles/my-laptop-3-link",
-                                             "system-5-link",      "toplevel/boot.json", "dir-7-link/boot.json",
-                                             "broken-10-link/boot.json", NULL };
-        static const char *const dirs[] = { "toplevel", "profiles", "dir-7-link", "empty-9-link", "broken-10-link",
-                                            NULL };
+        static const char *const files[] = {
+                "system-1-link",      "system-42-link",       "profiles/my-laptop-3-link", "system-5-link",
+                "toplevel/boot.json", "dir-7-link/boot.json", "broken-10-link/boot.json",  NULL};
+        static const char *const dirs[] = {"toplevel",     "profiles",       "dir-7-link",
+                                           "empty-9-link", "broken-10-link", NULL};
 
         for (size_t i = 0; files[i]; i++)
                 unlink(at(files[i]));
@@ -170,29 +171,45 @@ static void expect_not_a_generation(const char *name)
 {
         char message[PATH_MAX];
 
-        snprintf(message, sizeof(message), "%s: not a generation: the name must be <profile>-<N>-link", name);
+        snprintf(message, sizeof(message), "%s: not a generation: the name must be <profile>-<N>-link",
+                 name);
         expect_error(name, -EINVAL, message);
 }
 
 static void test_names(void)
 {
         static const char *const bad[] = {
-                "system-link",   "system--link",    "-0x1-link",        "system-0x1-link", "-1-link",
-                "system-+1-link", "system- 1-link", "system-1-lnk",     "system-1-link.bak", "system-007-link",
-                "-link",         "link",            "99999999999999999999-link", "system-1a-link", "",
+                "system-link",
+                "system--link",
+                "-0x1-link",
+                "system-0x1-link",
+                "-1-link",
+                "system-+1-link",
+                "system- 1-link",
+                "system-1-lnk",
+                "system-1-link.bak",
+                "system-007-link",
+                "-link",
+                "link",
+                "99999999999999999999-link",
+                "system-1a-link",
+                "",
         };
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 expect_not_a_generation(bad[i]);
-        expect_error("system-99999999999999999999-link", -ERANGE,
-                     "system-99999999999999999999-link: generation number 99999999999999999999 is out of range "
-                     "(at most 4294967295)");
+        expect_error(
+                "system-99999999999999999999-link", -ERANGE,
+                "system-99999999999999999999-link: generation number 99999999999999999999 is out of range "
+                "(at most 4294967295)");
         expect_error("/p/system-4294967296-link", -ERANGE,
-                     "/p/system-4294967296-link: generation number 4294967296 is out of range (at most 4294967295)");
+                     "/p/system-4294967296-link: generation number 4294967296 is out of range (at most "
+                     "4294967295)");
         /* The largest number passes the name check and fails only on lstat(). */
         expect_error("/nonexistent/system-4294967295-link", -ENOENT,
                      "/nonexistent/system-4294967295-link: No such file or directory");
-        expect_error("/nonexistent/system-0-link", -ENOENT, "/nonexistent/system-0-link: No such file or directory");
+        expect_error("/nonexistent/system-0-link", -ENOENT,
+                     "/nonexistent/system-0-link: No such file or directory");
 }
 
 static void test_bad_generations(void)
@@ -212,7 +229,7 @@ static void test_bad_generations(void)
 
 static void test_sort(void)
 {
-        struct generation *g[5] = { NULL };
+        struct generation *g[5] = {NULL};
 
         g[0] = load_valid(at("system-42-link"), 42, LINK_TIME + 86400);
         g[1] = load_valid(at("system-1-link"), 1, LINK_TIME);

@@ -245,6 +245,14 @@ static uint8_t *build_synthetic(void)
 
 /* ---- helpers on the code under test ---- */
 
+static bool all_equal(const uint8_t *p, size_t n, uint8_t value)
+{
+        for (size_t i = 0; i < n; i++)
+                if (p[i] != value)
+                        return false;
+        return true;
+}
+
 /* Loads into an exactly sized buffer followed by a canary, prefilled with garbage so that missing zero
  * fill shows. Returns the buffer (image_size + CANARY_SIZE bytes) or NULL on error. */
 static uint8_t *load_at(const uint8_t *file, size_t file_size, uint64_t address, struct pe_loaded *ret,
@@ -288,23 +296,17 @@ static void expect_error(const uint8_t *buf, size_t size, size_t dest_size, int 
               what);
 
         dest = xmalloc(dest_size);
+        memset(dest, 0x33, dest_size);
         memset(&loaded, 0x77, sizeof(loaded));
         untouched = loaded;
         r = pe_loader_load(copy, size, dest, dest_size, load_addresses[1], &loaded);
         check(expected == ANY_ERROR ? r < 0 : r == expected, "%s: load gave %d, expected %d", what, r,
               expected);
         check(memcmp(&loaded, &untouched, sizeof(loaded)) == 0, "%s: load wrote its output on error", what);
+        check(all_equal(dest, dest_size, 0x33), "%s: load wrote to dest on error", what);
 
         free(dest);
         free(copy);
-}
-
-static bool all_equal(const uint8_t *p, size_t n, uint8_t value)
-{
-        for (size_t i = 0; i < n; i++)
-                if (p[i] != value)
-                        return false;
-        return true;
 }
 
 /* The image as a loader must lay it out, built here byte by byte from the raw header fields: headers,
@@ -759,7 +761,7 @@ static char *find_kernel(void)
                 return strdup(env);
         if (!home)
                 return NULL;
-        snprintf(pattern, sizeof(pattern), "%s/.cache/lanzaboote-test/kernel/boot/vmlinuz-*", home);
+        snprintf(pattern, sizeof(pattern), "%s/.cache/lanzaboote-test/kernel/vmlinuz", home);
         if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0)
                 found = strdup(g.gl_pathv[g.gl_pathc - 1]);
         globfree(&g);
@@ -977,8 +979,8 @@ static void test_kernel_truncated(const uint8_t *file, size_t size, size_t image
         /* And a sweep over the whole file, with inspection only: loading 100 times is slow under ASan. */
         for (size_t len = 7; len < size; len += 65521) {
                 uint8_t *copy = dup_exact(file, len);
-                size_t image_size, alignment;
-                int r = pe_loader_inspect(copy, len, &image_size, &alignment);
+                size_t isize, alignment;
+                int r = pe_loader_inspect(copy, len, &isize, &alignment);
 
                 check(len < needed ? r < 0 : r == 0, "kernel truncated to %zu: %d", len, r);
                 free(copy);
@@ -1018,62 +1020,6 @@ static size_t kernel_last_section(const uint8_t *buf)
         return n_sections(buf) - 1;
 }
 
-static void kmut_raw_ptr_past_eof(uint8_t *buf, size_t size)
-{
-        put32(buf + SECTION(buf, kernel_code_section(buf)) + SEC_RAW_PTR, (uint32_t)size - 0x100);
-}
-
-static void kmut_raw_ptr_far(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put32(buf + SECTION(buf, kernel_code_section(buf)) + SEC_RAW_PTR, UINT32_MAX - 0x1ff);
-}
-
-static void kmut_image_size_short(uint8_t *buf, size_t size)
-{
-        size_t last = kernel_last_section(buf);
-
-        (void)size;
-        put32(buf + OPT(buf) + OPT_SIZE_OF_IMAGE,
-              section_field(buf, last, SEC_VA) + section_field(buf, last, SEC_VSIZE) - 1);
-}
-
-static void kmut_entry_outside(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put32(buf + OPT(buf) + OPT_ENTRY, get32(buf + OPT(buf) + OPT_SIZE_OF_IMAGE) + 0x10);
-}
-
-static void kmut_entry_in_headers(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put32(buf + OPT(buf) + OPT_ENTRY, 0x40);
-}
-
-static void kmut_machine(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put16(buf + COFF(buf) + COFF_MACHINE, IMAGE_FILE_MACHINE_ARM64);
-}
-
-static void kmut_version(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put16(buf + OPT(buf) + OPT_MAJOR_IMAGE_VERSION, 0);
-}
-
-static void kmut_vsize_overflow(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put32(buf + SECTION(buf, kernel_last_section(buf)) + SEC_VSIZE, UINT32_MAX);
-}
-
-static void kmut_raw_size_overflow(uint8_t *buf, size_t size)
-{
-        (void)size;
-        put32(buf + SECTION(buf, kernel_code_section(buf)) + SEC_RAW_SIZE, UINT32_MAX);
-}
-
 /* A relocation directory pointed at the start of the code section's file data, whose first bytes then
  * read as a block with the given size. */
 static void kernel_bogus_block(uint8_t *buf, uint32_t block_size, uint32_t dir_size)
@@ -1081,36 +1027,39 @@ static void kernel_bogus_block(uint8_t *buf, uint32_t block_size, uint32_t dir_s
         size_t code = kernel_code_section(buf);
         uint8_t *t = buf + section_field(buf, code, SEC_RAW_PTR);
 
-        put32(buf + OPT(buf) + OPT_DATA_DIRECTORY + IMAGE_DIRECTORY_ENTRY_BASERELOC * 8,
-              section_field(buf, code, SEC_VA));
-        put32(buf + OPT(buf) + OPT_DATA_DIRECTORY + IMAGE_DIRECTORY_ENTRY_BASERELOC * 8 + 4, dir_size);
+        put32(RELOC_DIR(buf), section_field(buf, code, SEC_VA));
+        put32(RELOC_DIR(buf) + 4, dir_size);
         put32(t, section_field(buf, code, SEC_VA));
         put32(t + 4, block_size);
 }
 
-static void kmut_block_zero(uint8_t *buf, size_t size)
-{
-        (void)size;
-        kernel_bogus_block(buf, 0, 64);
-}
+#define KERNEL_MUTATION(name, body)                                                                         \
+        static void kmut_##name(uint8_t *buf, size_t size)                                                  \
+        {                                                                                                   \
+                (void)size;                                                                                 \
+                body;                                                                                       \
+        }
 
-static void kmut_block_past_dir(uint8_t *buf, size_t size)
-{
-        (void)size;
-        kernel_bogus_block(buf, 72, 64);
-}
+#define KERNEL_CODE(buf) SECTION(buf, kernel_code_section(buf))
+#define KERNEL_LAST(buf) SECTION(buf, kernel_last_section(buf))
 
-static void kmut_block_huge(uint8_t *buf, size_t size)
-{
-        (void)size;
-        kernel_bogus_block(buf, UINT32_MAX - 1, 64);
-}
-
-static void kmut_dir_past_section(uint8_t *buf, size_t size)
-{
-        (void)size;
-        kernel_bogus_block(buf, 8, section_field(buf, kernel_code_section(buf), SEC_RAW_SIZE) + 8);
-}
+KERNEL_MUTATION(raw_ptr_past_eof, put32(buf + KERNEL_CODE(buf) + SEC_RAW_PTR, (uint32_t)size - 0x100))
+KERNEL_MUTATION(raw_ptr_far, put32(buf + KERNEL_CODE(buf) + SEC_RAW_PTR, UINT32_MAX - 0x1ff))
+KERNEL_MUTATION(image_size_short, put32(buf + OPT(buf) + OPT_SIZE_OF_IMAGE,
+                                        get32(buf + KERNEL_LAST(buf) + SEC_VA) +
+                                                get32(buf + KERNEL_LAST(buf) + SEC_VSIZE) - 1))
+KERNEL_MUTATION(entry_outside,
+                put32(buf + OPT(buf) + OPT_ENTRY, get32(buf + OPT(buf) + OPT_SIZE_OF_IMAGE) + 0x10))
+KERNEL_MUTATION(entry_in_headers, put32(buf + OPT(buf) + OPT_ENTRY, 0x40))
+KERNEL_MUTATION(machine, put16(buf + COFF(buf) + COFF_MACHINE, IMAGE_FILE_MACHINE_ARM64))
+KERNEL_MUTATION(version, put16(buf + OPT(buf) + OPT_MAJOR_IMAGE_VERSION, 0))
+KERNEL_MUTATION(vsize_overflow, put32(buf + KERNEL_LAST(buf) + SEC_VSIZE, UINT32_MAX))
+KERNEL_MUTATION(raw_size_overflow, put32(buf + KERNEL_CODE(buf) + SEC_RAW_SIZE, UINT32_MAX))
+KERNEL_MUTATION(block_zero, kernel_bogus_block(buf, 0, 64))
+KERNEL_MUTATION(block_past_dir, kernel_bogus_block(buf, 72, 64))
+KERNEL_MUTATION(block_huge, kernel_bogus_block(buf, UINT32_MAX - 1, 64))
+KERNEL_MUTATION(dir_past_section,
+                kernel_bogus_block(buf, 8, get32(buf + KERNEL_CODE(buf) + SEC_RAW_SIZE) + 8))
 
 static void test_kernel_errors(const uint8_t *file, size_t size, size_t image_size)
 {

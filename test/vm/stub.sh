@@ -1,40 +1,52 @@
 # shellcheck shell=bash
-# Fixtures for tests of our stub, assembled with tools we did not write (objcopy, sbsign, openssl)
-# until lanzatool builds stubs itself. Source after lib.sh.
+# Fixtures for tests of our stub: ESPs installed by lanzatool from test generations, and embedded
+# UKIs assembled with objcopy; predictions made with tools we did not write (systemd-measure,
+# objcopy, openssl). Source after lib.sh.
 
 LZB_BUILD=${LANZABOOTE_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 LZB_STUB=$LZB_BUILD/src/boot/efi/lanzabootx64.efi.stub
-[[ -f $LZB_STUB ]] || { echo "FAIL: $LZB_STUB is not built" >&2; exit 1; }
+LZB_TOOL=$LZB_BUILD/src/lanzatool/lanzatool
+[[ -f $LZB_STUB && -x $LZB_TOOL ]] || { echo "FAIL: $LZB_STUB or $LZB_TOOL is not built" >&2; exit 1; }
+# shellcheck source=test/lib/bootspec.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/bootspec.sh"
 
-stub_common_sections() { # DIR CMDLINE: DIR/osrel and DIR/cmdline as lanzatool writes them
-	printf 'ID=nixos\nPRETTY_NAME=NixOS test (Generation 1, 2026-11-25)\nVERSION_ID=test\n' >"$1/osrel"
-	printf '%s' "$2" >"$1/cmdline"
+# lzbt_generation DIR N [SPECIALISATION...]: DIR/profiles/system-N-link booting the test kernel and
+# initrd with lzbt.test=genN on the command line.
+lzbt_generation() {
+	local kdir=$1/store/k-linux-6.1.0
+	mkdir -p "$kdir" && ln -sf "$VM_KERNEL" "$kdir/bzImage" && ln -sf "$VM_INITRD" "$kdir/initrd"
+	GEN_ROOT=$1 KERNEL=$kdir/bzImage INITRD=$kdir/initrd \
+		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"lzbt.test=gen$2\"" mk_generation "$2" k "${@:3}"
 }
 
-# DIR CMDLINE: DIR/stub.efi (unsigned), external mode, pinning the test kernel and initrd that
-# are copied to DIR/esp/EFI/nixos/; DIR/kernel and DIR/initrd are the pinned files.
-stub_external() {
-	local d=$1 f
-	mkdir -p "$d/esp/EFI/nixos"
-	cp "$VM_KERNEL" "$d/esp/EFI/nixos/kernel-test.efi"
-	cp "$VM_INITRD" "$d/esp/EFI/nixos/initrd-test.efi"
-	ln -sf esp/EFI/nixos/kernel-test.efi "$d/kernel"
-	ln -sf esp/EFI/nixos/initrd-test.efi "$d/initrd"
-	stub_common_sections "$d" "$2"
-	printf '%s' '\EFI\nixos\kernel-test.efi' >"$d/linux-path"
-	printf '%s' '\EFI\nixos\initrd-test.efi' >"$d/initrd-path"
-	for f in kernel initrd; do
-		openssl dgst -sha256 -binary "$d/$f" >"$d/$f-hash"
-	done
-	vm_mkuki "$LZB_STUB" "$d/stub.efi" .osrel="$d/osrel" .cmdline="$d/cmdline" .linux="$d/linux-path" \
-		.initrd="$d/initrd-path" .linuxh="$d/kernel-hash" .initrdh="$d/initrd-hash"
+# lzbt_install DIR [OPTION...] N...: lanzatool installs generations N... of DIR onto DIR/esp.
+lzbt_install() {
+	local d=$1 opts=() gens=()
+	shift
+	for a; do [[ $a == -* ]] && opts+=("$a") || gens+=("$d/profiles/system-$a-link"); done
+	mkdir -p "$d/esp"
+	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$d/esp" --pki-bundle="$VM_PKI" --stub="$LZB_STUB" \
+		--no-variables --timeout=0 "${opts[@]}" install "${gens[@]}"
+}
+
+lzbt_entry() { # DIR N: the installed stub of generation N (not a specialisation)
+	ls "$1"/esp/EFI/Linux/nixos-generation-"$2"-[a-z2-7]*.efi | grep -v specialisation
+}
+
+# DIR STUB: DIR/{kernel,initrd,osrel,cmdline}, what the stub pins, for stub_predict_pcr11.
+stub_inputs() {
+	ln -sf "$VM_KERNEL" "$1/kernel"
+	ln -sf "$VM_INITRD" "$1/initrd"
+	objcopy -O binary --only-section=.osrel "$2" "$1/osrel"
+	objcopy -O binary --only-section=.cmdline "$2" "$1/cmdline"
 }
 
 # DIR CMDLINE: DIR/stub.efi (unsigned), embedded mode: the kernel and initrd inside, as sd-stub.
 stub_embedded() {
 	ln -sf "$VM_KERNEL" "$1/kernel"
 	ln -sf "$VM_INITRD" "$1/initrd"
-	stub_common_sections "$1" "$2"
+	printf 'ID=nixos\nPRETTY_NAME=NixOS test (Generation 1, 2026-11-25)\nVERSION_ID=test\n' >"$1/osrel"
+	printf '%s' "$2" >"$1/cmdline"
 	vm_mkuki "$LZB_STUB" "$1/stub.efi" .osrel="$1/osrel" .cmdline="$1/cmdline" .linux="$1/kernel" \
 		.initrd="$1/initrd"
 }

@@ -8,9 +8,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
 n=stub-direct
 vm_prepare
 w=$(vm_workdir "$n")
-stub_external "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=direct'
-mkdir -p "$w/esp/EFI/BOOT"
-vm_sign "$w/stub.efi" "$w/esp/EFI/BOOT/BOOTX64.EFI"
+lzbt_generation "$w" 1
+lzbt_install "$w" 1
+cp "$(lzbt_entry "$w" 1)" "$w/esp/EFI/BOOT/BOOTX64.EFI"
+stub_inputs "$w" "$(lzbt_entry "$w" 1)"
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb --tpm
 

@@ -7,9 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
 n=stub-no-tpm
 vm_prepare
 w=$(vm_workdir "$n")
-stub_external "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=notpm'
-vm_esp_systemd_boot "$w/esp" 'timeout 0'
-vm_sign "$w/stub.efi" "$w/esp/EFI/Linux/nixos-generation-1.efi"
+lzbt_generation "$w" 1
+lzbt_install "$w" 1
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb --no-tpm
 

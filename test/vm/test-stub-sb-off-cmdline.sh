@@ -9,12 +9,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
 n=stub-sb-off-cmdline
 vm_prepare
 w=$(vm_workdir "$n")
-stub_external "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=embedded-line'
-vm_esp_systemd_boot "$w/esp" 'timeout 0' 'default custom.conf'
-mkdir -p "$w/esp/loader/entries" "$w/esp/EFI/lzb"
-cp "$w/stub.efi" "$w/esp/EFI/lzb/stub.efi"
+lzbt_generation "$w" 1
+lzbt_install "$w" --default=custom.conf 1
+mkdir -p "$w/esp/loader/entries"
 line='console=ttyS0 panic=-1 quiet lzbt.test=loader-line'
-printf 'title custom\nefi /EFI/lzb/stub.efi\noptions %s\n' "$line" >"$w/esp/loader/entries/custom.conf"
+printf 'title custom\nefi /EFI/Linux/%s\noptions %s\n' "$(basename "$(lzbt_entry "$w" 1)")" "$line" \
+	>"$w/esp/loader/entries/custom.conf"
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --no-sb --tpm
 

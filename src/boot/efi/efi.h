@@ -23,14 +23,17 @@ typedef struct {
         uint8_t Data4[8];
 } EFI_GUID;
 
-#define GUID_DEF(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                                     \
-        {                                                                                                     \
-                a, b, c, { d0, d1, d2, d3, d4, d5, d6, d7 }                                                   \
+#define GUID_DEF(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                                   \
+        {                                                                                                   \
+                a, b, c,                                                                                    \
+                {                                                                                           \
+                        d0, d1, d2, d3, d4, d5, d6, d7                                                      \
+                }                                                                                           \
         }
 
-#define EFI_ERROR_MASK     (UINT64_C(1) << 63)
-#define EFI_ERR(n)         (EFI_ERROR_MASK | (n))
-#define EFI_ERROR(s)       (((s)&EFI_ERROR_MASK) != 0)
+#define EFI_ERROR_MASK (UINT64_C(1) << 63)
+#define EFI_ERR(n)     (EFI_ERROR_MASK | (n))
+#define EFI_ERROR(s)   (((s)&EFI_ERROR_MASK) != 0)
 
 #define EFI_SUCCESS              UINT64_C(0)
 #define EFI_LOAD_ERROR           EFI_ERR(1)
@@ -84,8 +87,8 @@ typedef enum {
         ByProtocol,
 } EFI_LOCATE_SEARCH_TYPE;
 
-#define EFI_PAGE_SIZE       UINTN_C(4096)
-#define UINTN_C(x)          UINT64_C(x)
+#define EFI_PAGE_SIZE        UINTN_C(4096)
+#define UINTN_C(x)           UINT64_C(x)
 #define EFI_SIZE_TO_PAGES(s) (((s) + EFI_PAGE_SIZE - 1) / EFI_PAGE_SIZE)
 
 #define EFI_VARIABLE_NON_VOLATILE       UINT32_C(0x01)
@@ -163,11 +166,13 @@ typedef struct {
         void *SetWakeupTime;
         void *SetVirtualAddressMap;
         void *ConvertPointer;
-        EFI_STATUS(EFIAPI *GetVariable)(const CHAR16 *VariableName, const EFI_GUID *VendorGuid,
-                                        uint32_t *Attributes, UINTN *DataSize, void *Data);
+        EFI_STATUS(EFIAPI *GetVariable)
+        (const CHAR16 *VariableName, const EFI_GUID *VendorGuid, uint32_t *Attributes, UINTN *DataSize,
+         void *Data);
         void *GetNextVariableName;
-        EFI_STATUS(EFIAPI *SetVariable)(const CHAR16 *VariableName, const EFI_GUID *VendorGuid,
-                                        uint32_t Attributes, UINTN DataSize, const void *Data);
+        EFI_STATUS(EFIAPI *SetVariable)
+        (const CHAR16 *VariableName, const EFI_GUID *VendorGuid, uint32_t Attributes, UINTN DataSize,
+         const void *Data);
         void *GetNextHighMonotonicCount;
         void *ResetSystem;
         void *UpdateCapsule;
@@ -179,8 +184,8 @@ typedef struct {
         EFI_TABLE_HEADER Hdr;
         void *RaiseTPL;
         void *RestoreTPL;
-        EFI_STATUS(EFIAPI *AllocatePages)(EFI_ALLOCATE_TYPE Type, EFI_MEMORY_TYPE MemoryType, UINTN Pages,
-                                          EFI_PHYSICAL_ADDRESS *Memory);
+        EFI_STATUS(EFIAPI *AllocatePages)
+        (EFI_ALLOCATE_TYPE Type, EFI_MEMORY_TYPE MemoryType, UINTN Pages, EFI_PHYSICAL_ADDRESS *Memory);
         EFI_STATUS(EFIAPI *FreePages)(EFI_PHYSICAL_ADDRESS Memory, UINTN Pages);
         void *GetMemoryMap;
         EFI_STATUS(EFIAPI *AllocatePool)(EFI_MEMORY_TYPE PoolType, UINTN Size, void **Buffer);
@@ -198,8 +203,8 @@ typedef struct {
         void *Reserved;
         void *RegisterProtocolNotify;
         void *LocateHandle;
-        EFI_STATUS(EFIAPI *LocateDevicePath)(const EFI_GUID *Protocol, EFI_DEVICE_PATH **DevicePath,
-                                             EFI_HANDLE *Device);
+        EFI_STATUS(EFIAPI *LocateDevicePath)
+        (const EFI_GUID *Protocol, EFI_DEVICE_PATH **DevicePath, EFI_HANDLE *Device);
         void *InstallConfigurationTable;
         void *LoadImage;
         void *StartImage;

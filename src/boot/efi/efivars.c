@@ -98,9 +98,9 @@ static bool device_part_uuid(EFI_HANDLE device, CHAR16 ret[37])
                         continue;
                 /* The first three fields of an EFI GUID are little-endian. */
                 g = hd->Signature;
-                snprintf16(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", g[3],
-                           g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
-                           g[15]);
+                snprintf16(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                           g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12],
+                           g[13], g[14], g[15]);
                 return true;
         }
         return false;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Starts the kernel with our own PE loader rather than the firmware's LoadImage()/StartImage(). The kernel
- * is not signed: the signed stub pins its hash instead, so under Secure Boot LoadImage() would refuse it.
- * Loading it ourselves also keeps the firmware from measuring it into PCR 4, which it would do only with
- * Secure Boot off: PCR 4 then does not depend on the Secure Boot state. */
+ * is not signed (the signed stub pins its hash instead), so with Secure Boot on LoadImage() would refuse
+ * it, and with Secure Boot off it would measure it into PCR 4. Loading it ourselves keeps PCR 4
+ * independent of the Secure Boot state (DESIGN.md §3). */
 #include "linux.h"
 #include "device-path.h"
 #include "log.h"
@@ -46,7 +46,7 @@ static const char *pe_error_string(int r)
         case -PE_ENOEXEC:
                 return "not a PE image";
         case -PE_EOPNOTSUPP:
-                return "not an x86-64 EFI kernel that loads its initrd with LoadFile2 (Linux 5.8 or newer)";
+                return "unsupported, an x86-64 Linux 5.8+ EFI kernel image is needed";
         case -PE_EINVAL:
                 return "invalid argument";
         default:
@@ -145,8 +145,8 @@ static EFI_STATUS kernel_image_protect(KernelImage *k)
                 return EFI_SUCCESS;
         k->memory_attribute = proto;
 
-        /* Everything first, code excepted below: a failure here, even halfway, only leaves data executable,
-         * since every code page is made executable again afterwards. */
+        /* Non-executable everywhere first. Code is made executable again below, so a failure here, even a
+         * partial one, only leaves data executable. */
         err = proto->SetMemoryAttributes(proto, image_address(k), k->info.image_size, EFI_MEMORY_XP);
         if (err != EFI_SUCCESS)
                 log_warn("Cannot make kernel data non-executable, ignoring: %s", efi_status_name(err));

@@ -33,7 +33,8 @@ static void out_char(Out *o, CHAR16 c)
         o->buf[o->n++] = c;
 }
 
-static void out_number(Out *o, uint64_t v, bool negative, unsigned base, bool upper, unsigned width, char pad)
+static void out_number(Out *o, uint64_t v, bool negative, unsigned base, bool upper, unsigned width,
+                       char pad)
 {
         const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
         char tmp[24];
@@ -123,7 +124,7 @@ static void out_format(Out *o, const char *fmt, va_list *ap)
 void log_printf(UINTN attribute, const char *fmt, ...)
 {
         CHAR16 buf[128];
-        Out o = { .buf = buf, .size = ELEMENTSOF(buf), .console = true };
+        Out o = {.buf = buf, .size = ELEMENTSOF(buf), .console = true};
         va_list ap;
 
         (void)ST->ConOut->SetAttribute(ST->ConOut, attribute);
@@ -137,7 +138,7 @@ void log_printf(UINTN attribute, const char *fmt, ...)
 
 void snprintf16(CHAR16 *buf, size_t size, const char *fmt, ...)
 {
-        Out o = { .buf = buf, .size = size };
+        Out o = {.buf = buf, .size = size};
         va_list ap;
 
         if (size == 0)
@@ -154,22 +155,22 @@ const char *efi_status_name(EFI_STATUS s)
                 EFI_STATUS status;
                 const char *name;
         } table[] = {
-                { EFI_SUCCESS, "Success" },
-                { EFI_LOAD_ERROR, "Load error" },
-                { EFI_INVALID_PARAMETER, "Invalid parameter" },
-                { EFI_UNSUPPORTED, "Unsupported" },
-                { EFI_BUFFER_TOO_SMALL, "Buffer too small" },
-                { EFI_DEVICE_ERROR, "Device error" },
-                { EFI_OUT_OF_RESOURCES, "Out of resources" },
-                { EFI_VOLUME_CORRUPTED, "Volume corrupted" },
-                { EFI_NOT_FOUND, "Not found" },
-                { EFI_ACCESS_DENIED, "Access denied" },
-                { EFI_TIMEOUT, "Timeout" },
-                { EFI_ALREADY_STARTED, "Already started" },
-                { EFI_ABORTED, "Aborted" },
-                { EFI_INCOMPATIBLE_VERSION, "Incompatible version" },
-                { EFI_SECURITY_VIOLATION, "Security violation" },
-                { EFI_END_OF_FILE, "End of file" },
+                {EFI_SUCCESS, "Success"},
+                {EFI_LOAD_ERROR, "Load error"},
+                {EFI_INVALID_PARAMETER, "Invalid parameter"},
+                {EFI_UNSUPPORTED, "Unsupported"},
+                {EFI_BUFFER_TOO_SMALL, "Buffer too small"},
+                {EFI_DEVICE_ERROR, "Device error"},
+                {EFI_OUT_OF_RESOURCES, "Out of resources"},
+                {EFI_VOLUME_CORRUPTED, "Volume corrupted"},
+                {EFI_NOT_FOUND, "Not found"},
+                {EFI_ACCESS_DENIED, "Access denied"},
+                {EFI_TIMEOUT, "Timeout"},
+                {EFI_ALREADY_STARTED, "Already started"},
+                {EFI_ABORTED, "Aborted"},
+                {EFI_INCOMPATIBLE_VERSION, "Incompatible version"},
+                {EFI_SECURITY_VIOLATION, "Security violation"},
+                {EFI_END_OF_FILE, "End of file"},
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
                 if (table[i].status == s)

@@ -14,10 +14,10 @@ void log_printf(UINTN attribute, const char *fmt, ...) __attribute__((format(pri
 #define log_error(...) log_printf(EFI_LIGHTRED, __VA_ARGS__)
 
 /* Log an error and return its status in one expression: return log_error_status(err, "..."). */
-#define log_error_status(status, ...)                                                                         \
-        ({                                                                                                    \
-                log_error(__VA_ARGS__);                                                                       \
-                (EFI_STATUS)(status);                                                                         \
+#define log_error_status(status, ...)                                                                       \
+        ({                                                                                                  \
+                log_error(__VA_ARGS__);                                                                     \
+                (EFI_STATUS)(status);                                                                       \
         })
 
 /* The same formatting into a buffer of size CHAR16s, truncated and NUL-terminated. */

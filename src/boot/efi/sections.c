@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include "sections.h"
 #include "log.h"
 #include "pe.h"
-#include "sections.h"
 
 static Section section_get(const struct pe_image *img, const char *name)
 {
@@ -35,7 +35,8 @@ EFI_STATUS sections_find(const void *image_base, uint64_t image_size, StubSectio
                 return log_error_status(EFI_NOT_FOUND, "This boot entry has no .linux section.");
         /* A path without a hash would be an unpinned file: refuse rather than boot it. */
         if (s.external && s.unified[UNIFIED_SECTION_INITRD].size > 0 && s.initrd_hash.size == 0)
-                return log_error_status(EFI_SECURITY_VIOLATION, "This boot entry names an initrd without its hash.");
+                return log_error_status(EFI_SECURITY_VIOLATION,
+                                        "This boot entry names an initrd without its hash.");
         *ret = s;
         return EFI_SUCCESS;
 }

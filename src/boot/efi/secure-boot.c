@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "efivars.h"
 #include "secure-boot.h"
+#include "efivars.h"
 #include "util.h"
 
 bool secure_boot_enabled(void)

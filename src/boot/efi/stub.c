@@ -62,25 +62,26 @@ static EFI_STATUS load_external(EFI_FILE *root, const char *what, const Section 
         EFI_STATUS err;
 
         if (hash->size != SHA256_DIGEST_SIZE)
-                return log_error_status(EFI_INVALID_PARAMETER, "The %s hash section is %zu bytes, not %u.", what,
-                                        hash->size, SHA256_DIGEST_SIZE);
+                return log_error_status(EFI_INVALID_PARAMETER, "The %s hash section is %zu bytes, not %u.",
+                                        what, hash->size, SHA256_DIGEST_SIZE);
         path16 = xstrn8_to_16((const char *)path->data, path->size, true);
         if (!path16 || path->size == 0 || path16[0] != '\\')
-                return log_error_status(EFI_INVALID_PARAMETER, "The %s path section is not an absolute ESP path.",
-                                        what);
+                return log_error_status(EFI_INVALID_PARAMETER,
+                                        "The %s path section is not an absolute ESP path.", what);
         hex_digest(hash->data, expected);
 
         err = file_open(root, path16, &f);
         if (err != EFI_SUCCESS)
-                return log_error_status(err, "Cannot open the %s %ls: %s.", what, path16, efi_status_name(err));
+                return log_error_status(err, "Cannot open the %s %ls: %s.", what, path16,
+                                        efi_status_name(err));
         err = file_size(f, &size);
         if (err != EFI_SUCCESS || size == 0 || size > PAYLOAD_MAX_SIZE)
                 return log_error_status(err != EFI_SUCCESS ? err : EFI_LOAD_ERROR,
                                         "The %s %ls is not a regular file of a sane size.", what, path16);
         err = pages_alloc(AllocateAnyPages, 0, size, &p.pages);
         if (err != EFI_SUCCESS)
-                return log_error_status(err, "Cannot allocate %llu bytes for the %s.", (unsigned long long)size,
-                                        what);
+                return log_error_status(err, "Cannot allocate %llu bytes for the %s.",
+                                        (unsigned long long)size, what);
         p.data = pages_ptr(&p.pages);
         p.size = size;
 
@@ -88,7 +89,8 @@ static EFI_STATUS load_external(EFI_FILE *root, const char *what, const Section 
         err = file_read_exact(f, pages_ptr(&p.pages), p.size, &ctx);
         if (err != EFI_SUCCESS) {
                 payload_free(&p);
-                return log_error_status(err, "Cannot read the %s %ls: %s.", what, path16, efi_status_name(err));
+                return log_error_status(err, "Cannot read the %s %ls: %s.", what, path16,
+                                        efi_status_name(err));
         }
         sha256_final(&ctx, digest);
         if (memcmp(digest, hash->data, sizeof(digest)) != 0) {
@@ -111,22 +113,24 @@ static EFI_STATUS load_payloads(EFI_LOADED_IMAGE_PROTOCOL *image, const StubSect
         EFI_STATUS err;
 
         if (!s->external) {
-                *ret_kernel = (Payload){ .data = s->unified[UNIFIED_SECTION_LINUX].data,
-                                         .size = s->unified[UNIFIED_SECTION_LINUX].size };
-                *ret_initrd = (Payload){ .data = s->unified[UNIFIED_SECTION_INITRD].data,
-                                         .size = s->unified[UNIFIED_SECTION_INITRD].size };
+                *ret_kernel = (Payload){.data = s->unified[UNIFIED_SECTION_LINUX].data,
+                                        .size = s->unified[UNIFIED_SECTION_LINUX].size};
+                *ret_initrd = (Payload){.data = s->unified[UNIFIED_SECTION_INITRD].data,
+                                        .size = s->unified[UNIFIED_SECTION_INITRD].size};
                 return EFI_SUCCESS;
         }
 
         err = file_open_root(image->DeviceHandle, &root);
         if (err != EFI_SUCCESS)
-                return log_error_status(err, "Cannot open the file system this boot entry was loaded from: %s.",
+                return log_error_status(err,
+                                        "Cannot open the file system this boot entry was loaded from: %s.",
                                         efi_status_name(err));
         err = load_external(root, "kernel", &s->unified[UNIFIED_SECTION_LINUX], &s->linux_hash, &kernel);
         if (err != EFI_SUCCESS)
                 return err;
         if (s->unified[UNIFIED_SECTION_INITRD].size > 0) {
-                err = load_external(root, "initrd", &s->unified[UNIFIED_SECTION_INITRD], &s->initrd_hash, &initrd);
+                err = load_external(root, "initrd", &s->unified[UNIFIED_SECTION_INITRD], &s->initrd_hash,
+                                    &initrd);
                 if (err != EFI_SUCCESS) {
                         payload_free(&kernel);
                         return err;
@@ -171,7 +175,8 @@ static void measure_sections(const StubSections *s, const Payload *kernel, const
                 measure_one(TPM2_PCR_KERNEL_BOOT, data, size, name, &measured);
         }
         if (measured > 0)
-                (void)efivar_set_uint_string(&(EFI_GUID)LOADER_GUID, u"StubPcrKernelImage", TPM2_PCR_KERNEL_BOOT);
+                (void)efivar_set_uint_string(&(EFI_GUID)LOADER_GUID, u"StubPcrKernelImage",
+                                             TPM2_PCR_KERNEL_BOOT);
 }
 
 /* The embedded .cmdline, unless the loader passed one and the rules let it win (never with Secure
@@ -187,13 +192,16 @@ static EFI_STATUS settle_command_line(const EFI_LOADED_IMAGE_PROTOCOL *image, co
 
         from_loader = cmdline_use_load_options(secure_boot_enabled(), embedded->size > 0, false,
                                                image->LoadOptions, image->LoadOptionsSize);
-        units = from_loader ? cmdline_load_options_units(image->LoadOptionsSize) : cmdline_utf8_units(embedded->size);
+        units = from_loader ? cmdline_load_options_units(image->LoadOptionsSize)
+                            : cmdline_utf8_units(embedded->size);
         if (units == 0 || !(buf = xmalloc(units * sizeof(CHAR16))))
                 return log_error_status(EFI_OUT_OF_RESOURCES, "No memory for the command line.");
-        r = from_loader ? cmdline_from_load_options(image->LoadOptions, image->LoadOptionsSize, buf, units, &len)
-                        : cmdline_from_utf8((const char *)embedded->data, embedded->size, buf, units, &len);
+        r = from_loader
+                    ? cmdline_from_load_options(image->LoadOptions, image->LoadOptionsSize, buf, units, &len)
+                    : cmdline_from_utf8((const char *)embedded->data, embedded->size, buf, units, &len);
         if (r < 0)
-                return log_error_status(EFI_INVALID_PARAMETER, "Cannot convert the command line (error %d).", r);
+                return log_error_status(EFI_INVALID_PARAMETER, "Cannot convert the command line (error %d).",
+                                        r);
         if (from_loader) {
                 bool measured = false;
                 (void)tpm_log_load_options(buf, &measured);
@@ -220,11 +228,11 @@ static EFI_STATUS combine_initrds(const Payload *initrd, const Companions *c, Pa
                         return EFI_OUT_OF_RESOURCES;
         }
         if (n == 0) {
-                *ret = (Payload){ .data = initrd->data, .size = initrd->size };
+                *ret = (Payload){.data = initrd->data, .size = initrd->size};
                 return EFI_SUCCESS;
         }
 
-        Payload combined = { .size = size };
+        Payload combined = {.size = size};
         err = pages_alloc(AllocateAnyPages, 0, size, &combined.pages);
         if (err != EFI_SUCCESS)
                 return log_error_status(err, "No memory for the combined initrd.");
@@ -248,7 +256,8 @@ static void export_pcr_variables(const Companions *c)
         static const EFI_GUID loader_guid = LOADER_GUID;
 
         if (c->parameters_measured > 0)
-                (void)efivar_set_uint_string(&loader_guid, u"StubPcrKernelParameters", TPM2_PCR_KERNEL_CONFIG);
+                (void)efivar_set_uint_string(&loader_guid, u"StubPcrKernelParameters",
+                                             TPM2_PCR_KERNEL_CONFIG);
         if (c->sysext_measured > 0)
                 (void)efivar_set_uint_string(&loader_guid, u"StubPcrInitRDSysExts", TPM2_PCR_SYSEXTS);
 }

@@ -81,7 +81,7 @@ EFI_STATUS pages_alloc(EFI_ALLOCATE_TYPE type, EFI_PHYSICAL_ADDRESS max_or_addr,
         err = BS->AllocatePages(type, EfiLoaderData, n_pages, &addr);
         if (err != EFI_SUCCESS)
                 return err;
-        *ret = (Pages){ .addr = addr, .n_pages = n_pages };
+        *ret = (Pages){.addr = addr, .n_pages = n_pages};
         return EFI_SUCCESS;
 }
 

@@ -3,19 +3,19 @@
 
 #include "efi.h"
 
-#define _cleanup_(f)     __attribute__((cleanup(f)))
-#define _cleanup_free_   _cleanup_(freep)
-#define _unused_         __attribute__((unused))
-#define ELEMENTSOF(a)    (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_UP(x, a)   (((x) + (a)-1) & ~((__typeof__(x))(a)-1))
-#define MIN(a, b)        ((a) < (b) ? (a) : (b))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _unused_       __attribute__((unused))
+#define ELEMENTSOF(a)  (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((__typeof__(x))(a)-1))
+#define MIN(a, b)      ((a) < (b) ? (a) : (b))
 
 /* Hand ownership of a pointer to someone else: the cleanup handler then sees NULL. */
-#define TAKE_PTR(p)                                                                                           \
-        ({                                                                                                    \
-                __typeof__(p) _p = (p);                                                                       \
-                (p) = NULL;                                                                                   \
-                _p;                                                                                           \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _p = (p);                                                                     \
+                (p) = NULL;                                                                                 \
+                _p;                                                                                         \
         })
 
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);

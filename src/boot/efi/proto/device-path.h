@@ -3,9 +3,9 @@
 
 #include "efi.h"
 
-#define EFI_DEVICE_PATH_PROTOCOL_GUID                                                                         \
+#define EFI_DEVICE_PATH_PROTOCOL_GUID                                                                       \
         GUID_DEF(0x09576e91, 0x6d3f, 0x11d2, 0x8e, 0x39, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b)
-#define EFI_DEVICE_PATH_TO_TEXT_PROTOCOL_GUID                                                                 \
+#define EFI_DEVICE_PATH_TO_TEXT_PROTOCOL_GUID                                                               \
         GUID_DEF(0x8b843e20, 0x8132, 0x4852, 0x90, 0xcc, 0x55, 0x1a, 0x4e, 0x4a, 0x7f, 0x1c)
 
 enum {
@@ -72,8 +72,8 @@ static inline const EFI_DEVICE_PATH *device_path_next_node(const EFI_DEVICE_PATH
         return (const EFI_DEVICE_PATH *)((const uint8_t *)dp + device_path_node_length(dp));
 }
 
-#define DEVICE_PATH_END_NODE                                                                                  \
-        {                                                                                                     \
-                .Type = END_DEVICE_PATH_TYPE, .SubType = END_ENTIRE_DEVICE_PATH_SUBTYPE,                      \
-                .Length = { sizeof(EFI_DEVICE_PATH), 0 },                                                     \
+#define DEVICE_PATH_END_NODE                                                                                \
+        {                                                                                                   \
+                .Type = END_DEVICE_PATH_TYPE, .SubType = END_ENTIRE_DEVICE_PATH_SUBTYPE,                    \
+                .Length = {sizeof(EFI_DEVICE_PATH), 0},                                                     \
         }

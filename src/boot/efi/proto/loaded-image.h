@@ -3,7 +3,7 @@
 
 #include "efi.h"
 
-#define EFI_LOADED_IMAGE_PROTOCOL_GUID                                                                        \
+#define EFI_LOADED_IMAGE_PROTOCOL_GUID                                                                      \
         GUID_DEF(0x5b1b31a1, 0x9562, 0x11d2, 0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b)
 
 typedef struct {

@@ -4,13 +4,13 @@
 
 #include "efi.h"
 
-#define EFI_TCG2_PROTOCOL_GUID                                                                                \
+#define EFI_TCG2_PROTOCOL_GUID                                                                              \
         GUID_DEF(0x607f766c, 0x7455, 0x42be, 0x93, 0x0b, 0xe4, 0xd7, 0x6d, 0xb2, 0x72, 0x0f)
-#define EFI_CC_MEASUREMENT_PROTOCOL_GUID                                                                      \
+#define EFI_CC_MEASUREMENT_PROTOCOL_GUID                                                                    \
         GUID_DEF(0x96751a3d, 0x72f4, 0x41a6, 0xa7, 0x94, 0xed, 0x5d, 0x0e, 0x67, 0xae, 0x6b)
 
-#define EFI_TCG2_EVENT_HEADER_VERSION 1
-#define EFI_CC_EVENT_HEADER_VERSION   1
+#define EFI_TCG2_EVENT_HEADER_VERSION   1
+#define EFI_CC_EVENT_HEADER_VERSION     1
 #define EFI_TCG2_EVENT_LOG_FORMAT_TCG_2 UINT32_C(0x00000002)
 #define EFI_CC_EVENT_LOG_FORMAT_TCG_2   UINT32_C(0x00000002)
 
@@ -50,12 +50,12 @@ typedef struct {
 } __attribute__((packed)) EFI_TCG2_EVENT;
 
 typedef struct EFI_TCG2_PROTOCOL {
-        EFI_STATUS(EFIAPI *GetCapability)(struct EFI_TCG2_PROTOCOL *This,
-                                          EFI_TCG2_BOOT_SERVICE_CAPABILITY *ProtocolCapability);
+        EFI_STATUS(EFIAPI *GetCapability)
+        (struct EFI_TCG2_PROTOCOL *This, EFI_TCG2_BOOT_SERVICE_CAPABILITY *ProtocolCapability);
         void *GetEventLog;
-        EFI_STATUS(EFIAPI *HashLogExtendEvent)(struct EFI_TCG2_PROTOCOL *This, uint64_t Flags,
-                                               EFI_PHYSICAL_ADDRESS DataToHash, uint64_t DataToHashLen,
-                                               EFI_TCG2_EVENT *EfiTcgEvent);
+        EFI_STATUS(EFIAPI *HashLogExtendEvent)
+        (struct EFI_TCG2_PROTOCOL *This, uint64_t Flags, EFI_PHYSICAL_ADDRESS DataToHash,
+         uint64_t DataToHashLen, EFI_TCG2_EVENT *EfiTcgEvent);
         void *SubmitCommand;
         void *GetActivePcrBanks;
         void *SetActivePcrBanks;
@@ -90,12 +90,12 @@ typedef struct {
 } __attribute__((packed)) EFI_CC_EVENT;
 
 typedef struct EFI_CC_MEASUREMENT_PROTOCOL {
-        EFI_STATUS(EFIAPI *GetCapability)(struct EFI_CC_MEASUREMENT_PROTOCOL *This,
-                                          EFI_CC_BOOT_SERVICE_CAPABILITY *ProtocolCapability);
+        EFI_STATUS(EFIAPI *GetCapability)
+        (struct EFI_CC_MEASUREMENT_PROTOCOL *This, EFI_CC_BOOT_SERVICE_CAPABILITY *ProtocolCapability);
         void *GetEventLog;
-        EFI_STATUS(EFIAPI *HashLogExtendEvent)(struct EFI_CC_MEASUREMENT_PROTOCOL *This, uint64_t Flags,
-                                               EFI_PHYSICAL_ADDRESS DataToHash, uint64_t DataToHashLen,
-                                               EFI_CC_EVENT *EfiCcEvent);
-        EFI_STATUS(EFIAPI *MapPcrToMrIndex)(struct EFI_CC_MEASUREMENT_PROTOCOL *This, uint32_t PcrIndex,
-                                            uint32_t *MrIndex);
+        EFI_STATUS(EFIAPI *HashLogExtendEvent)
+        (struct EFI_CC_MEASUREMENT_PROTOCOL *This, uint64_t Flags, EFI_PHYSICAL_ADDRESS DataToHash,
+         uint64_t DataToHashLen, EFI_CC_EVENT *EfiCcEvent);
+        EFI_STATUS(EFIAPI *MapPcrToMrIndex)
+        (struct EFI_CC_MEASUREMENT_PROTOCOL *This, uint32_t PcrIndex, uint32_t *MrIndex);
 } EFI_CC_MEASUREMENT_PROTOCOL;
