@@ -109,6 +109,8 @@ static int compare(const void *a, const void *b)
         const struct inventory_entry *x = a, *y = b;
         if (x->generation != y->generation)
                 return x->generation < y->generation ? -1 : 1;
+        if (!x->specialisation != !y->specialisation) /* a generation before its specialisations */
+                return x->specialisation ? 1 : -1;
         return strcmp(x->name, y->name);
 }
 
