@@ -16,15 +16,8 @@
 #include "pe-builder.h"
 #include "pe.h"
 #include "sha256.h"
+#include "util.h"
 
-#define _cleanup_(f)   __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _taken = (p);                                                                 \
-                (p) = NULL;                                                                                 \
-                _taken;                                                                                     \
-        })
 
 /* [AC] object identifiers. */
 #define SPC_INDIRECT_DATA_OBJID "1.3.6.1.4.1.311.2.1.4"
@@ -67,11 +60,6 @@ _Static_assert(SPC_INDIRECT_DATA_SIZE == 106, "SpcIndirectDataContent for SHA-25
 static const uint8_t sha256_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
 
 static const uint8_t empty_sequence[] = {0x30, 0x00};
-
-static void freep(void *p)
-{
-        free(*(void **)p);
-}
 
 static void fclosep(FILE **f)
 {
@@ -117,24 +105,6 @@ static void evp_pkey_freep(EVP_PKEY **p)
 static void x509_freep(X509 **p)
 {
         X509_free(*p);
-}
-
-__attribute__((format(printf, 3, 4))) static int set_error(char **reterr_message, int error,
-                                                           const char *format, ...)
-{
-        va_list ap;
-        char *message;
-
-        if (!reterr_message)
-                return error;
-
-        va_start(ap, format);
-        if (vasprintf(&message, format, ap) < 0)
-                message = NULL;
-        va_end(ap);
-
-        *reterr_message = message;
-        return error;
 }
 
 /* The reason OpenSSL gave for its last failure, which also empties its error queue for the next caller. */
@@ -255,10 +225,10 @@ int authenticode_digest(const uint8_t *image, size_t size,
 
         r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
         if (r < 0)
-                return set_error(reterr_message, r, "not a valid PE32+ image");
+                return set_error_message(reterr_message, r, "not a valid PE32+ image");
         r = digest_image(&img, ret_digest);
         if (r < 0)
-                return set_error(reterr_message, r, "malformed attribute certificate table");
+                return set_error_message(reterr_message, r, "malformed attribute certificate table");
         return 0;
 }
 
@@ -291,14 +261,14 @@ static int load_key(const char *path, EVP_PKEY **ret, char **reterr_message)
 
         f = fopen(path, "re");
         if (!f)
-                return set_error(reterr_message, -errno, "%s: cannot open private key: %m", path);
+                return set_error_message(reterr_message, -errno, "%s: cannot open private key: %m", path);
         key = PEM_read_PrivateKey(f, NULL, refuse_passphrase, NULL);
         if (!key)
-                return set_error(reterr_message, -EBADMSG, "%s: not an unencrypted PEM private key (%s)",
+                return set_error_message(reterr_message, -EBADMSG, "%s: not an unencrypted PEM private key (%s)",
                                  path, openssl_reason());
         if (!EVP_PKEY_is_a(key, "RSA")) {
                 EVP_PKEY_free(key);
-                return set_error(reterr_message, -EOPNOTSUPP,
+                return set_error_message(reterr_message, -EOPNOTSUPP,
                                  "%s: not an RSA key; UEFI firmware verifies RSA signatures only", path);
         }
 
@@ -313,10 +283,10 @@ int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_me
 
         f = fopen(path, "re");
         if (!f)
-                return set_error(reterr_message, -errno, "%s: cannot open certificate: %m", path);
+                return set_error_message(reterr_message, -errno, "%s: cannot open certificate: %m", path);
         certificate = PEM_read_X509(f, NULL, refuse_passphrase, NULL);
         if (!certificate)
-                return set_error(reterr_message, -EBADMSG, "%s: not a PEM X.509 certificate (%s)", path,
+                return set_error_message(reterr_message, -EBADMSG, "%s: not a PEM X.509 certificate (%s)", path,
                                  openssl_reason());
 
         *ret = certificate;
@@ -338,7 +308,7 @@ int authenticode_signer_load(const char *key_path, const char *certificate_path,
                 return r;
         if (X509_check_private_key(certificate, key) != 1) {
                 ERR_clear_error();
-                return set_error(reterr_message, -EKEYREJECTED,
+                return set_error_message(reterr_message, -EKEYREJECTED,
                                  "%s: private key does not match certificate %s", key_path,
                                  certificate_path);
         }
@@ -429,13 +399,13 @@ static int build_signature(const struct authenticode_signer *signer,
             !(si = PKCS7_add_signature(p7, signer->certificate, signer->key, EVP_sha256())) ||
             !PKCS7_add_certificate(p7, signer->certificate) || !add_attributes(si, idc) ||
             !PKCS7_SIGNER_INFO_sign(si))
-                return set_error(reterr_message, -EIO, "cannot build the signature: %s", openssl_reason());
+                return set_error_message(reterr_message, -EIO, "cannot build the signature: %s", openssl_reason());
 
         size = i2d_PKCS7(p7, &der);
         if (size <= 0)
-                return set_error(reterr_message, -EIO, "cannot encode the signature: %s", openssl_reason());
+                return set_error_message(reterr_message, -EIO, "cannot encode the signature: %s", openssl_reason());
         if (!edk2_accepts_layout(der, (size_t)size))
-                return set_error(reterr_message, -E2BIG,
+                return set_error_message(reterr_message, -E2BIG,
                                  "signature of %d bytes is outside what UEFI firmware parses", size);
 
         *ret_der = TAKE_PTR(der);
@@ -521,23 +491,23 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
         int r;
 
         if (!image || !signer || !signer->key || !signer->certificate || !ret_image || !ret_size)
-                return set_error(reterr_message, -EINVAL, "invalid arguments");
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
 
         r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
         if (r < 0)
-                return set_error(reterr_message, r, "not a valid PE32+ image");
+                return set_error_message(reterr_message, r, "not a valid PE32+ image");
         security = pe_data_directory(&img, IMAGE_DIRECTORY_ENTRY_SECURITY);
         if (!security)
-                return set_error(reterr_message, -EOPNOTSUPP, "image has no certificate table directory");
+                return set_error_message(reterr_message, -EOPNOTSUPP, "image has no certificate table directory");
         security_offset = offset_in(&img, security);
 
         r = unsigned_copy(&img, security_offset, &copy, &padded);
         if (r < 0)
-                return set_error(reterr_message, r, "%s", unsigned_copy_problem(r));
+                return set_error_message(reterr_message, r, "%s", unsigned_copy_problem(r));
         /* Without its old signature the image may no longer hold its sections. */
         r = signing_digest(copy, padded, digest);
         if (r < 0)
-                return set_error(reterr_message, -EBADMSG, "malformed image under its signature");
+                return set_error_message(reterr_message, -EBADMSG, "malformed image under its signature");
 
         r = build_signature(signer, digest, &der, &der_size, reterr_message);
         if (r < 0)
@@ -545,17 +515,17 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
 
         table_size = align8(sizeof(struct win_certificate) + der_size);
         if (padded + table_size > UINT32_MAX)
-                return set_error(reterr_message, -EFBIG, "signed image would exceed 4 GiB");
+                return set_error_message(reterr_message, -EFBIG, "signed image would exceed 4 GiB");
         grown = realloc(copy, padded + table_size);
         if (!grown)
-                return set_error(reterr_message, -ENOMEM, "out of memory");
+                return set_error_message(reterr_message, -ENOMEM, "out of memory");
         copy = grown;
         append_table(copy, padded, security_offset, der, der_size, table_size);
 
         /* formats.md §1.4: last, over everything, the table included. */
         r = pe_builder_update_checksum(copy, padded + table_size);
         if (r < 0)
-                return set_error(reterr_message, -EBADMSG, "malformed image");
+                return set_error_message(reterr_message, -EBADMSG, "malformed image");
 
         *ret_image = TAKE_PTR(copy);
         *ret_size = padded + table_size;
@@ -698,12 +668,12 @@ static enum entry_verdict verify_entry(const uint8_t *der, size_t size, X509 *ce
             indirect_data(p7, &content, &content_size) < 0 ||
             signed_digest(content, content_size, expected) < 0) {
                 ERR_clear_error();
-                set_error(ret_why, 0, "signature is not an Authenticode PKCS#7 SignedData");
+                set_error_message(ret_why, 0, "signature is not an Authenticode PKCS#7 SignedData");
                 return ENTRY_MALFORMED;
         }
 
         if (verify_pkcs7(p7, certificate, content, content_size) < 0) {
-                set_error(ret_why, 0, "signature does not verify with this certificate (%s)",
+                set_error_message(ret_why, 0, "signature does not verify with this certificate (%s)",
                           openssl_reason());
                 return ENTRY_OTHER_SIGNER;
         }
@@ -711,7 +681,7 @@ static enum entry_verdict verify_entry(const uint8_t *der, size_t size, X509 *ce
         if (memcmp(expected, digest, AUTHENTICODE_DIGEST_SIZE) != 0) {
                 hex(digest, have);
                 hex(expected, want);
-                set_error(ret_why, 0, "image changed after signing: Authenticode digest %s, signed %s", have,
+                set_error_message(ret_why, 0, "image changed after signing: Authenticode digest %s, signed %s", have,
                           want);
                 return ENTRY_OTHER_DIGEST;
         }
@@ -729,9 +699,9 @@ static int verify_table(const struct pe_image *img, X509 *certificate,
         bool any = false;
 
         if (certificate_table(img, &offset, &size) < 0)
-                return set_error(reterr_message, -EBADMSG, "malformed attribute certificate table");
+                return set_error_message(reterr_message, -EBADMSG, "malformed attribute certificate table");
         if (size == 0)
-                return set_error(reterr_message, -ENODATA, "not signed");
+                return set_error_message(reterr_message, -ENODATA, "not signed");
 
         for (end = offset + size; offset < end;) {
                 struct win_certificate header;
@@ -760,11 +730,11 @@ static int verify_table(const struct pe_image *img, X509 *certificate,
         }
 
         if (offset != end)
-                return set_error(reterr_message, -EBADMSG, "malformed attribute certificate table");
+                return set_error_message(reterr_message, -EBADMSG, "malformed attribute certificate table");
         if (!any)
-                return set_error(reterr_message, -EKEYREJECTED,
+                return set_error_message(reterr_message, -EKEYREJECTED,
                                  "no PKCS#7 signature in the certificate table");
-        return set_error(reterr_message, entry_verdict_errno[best], "%s",
+        return set_error_message(reterr_message, entry_verdict_errno[best], "%s",
                          best_why ? best_why : "out of memory");
 }
 
@@ -775,12 +745,12 @@ int authenticode_verify(const uint8_t *image, size_t size, X509 *certificate, ch
         int r;
 
         if (!image || !certificate)
-                return set_error(reterr_message, -EINVAL, "invalid arguments");
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
 
         r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
         if (r < 0)
-                return set_error(reterr_message, r, "not a valid PE32+ image");
+                return set_error_message(reterr_message, r, "not a valid PE32+ image");
         if (digest_image(&img, digest) < 0)
-                return set_error(reterr_message, -EBADMSG, "malformed attribute certificate table");
+                return set_error_message(reterr_message, -EBADMSG, "malformed attribute certificate table");
         return verify_table(&img, certificate, digest, reterr_message);
 }

@@ -17,13 +17,6 @@
 #include "log.h"
 #include "util.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _taken = (p);                                                                 \
-                (p) = NULL;                                                                                 \
-                _taken;                                                                                     \
-        })
 
 /* The namespaced keys of RFC 0125 as nixpkgs writes them (formats.md §5.2), and lanzaboote's extension. */
 #define BOOTSPEC_V1_KEY       "org.nixos.bootspec.v1"

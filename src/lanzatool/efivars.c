@@ -19,10 +19,6 @@
 #include "log.h"
 #include "util.h"
 
-#ifndef _cleanup_
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#endif
-
 #define EFIVARFS_DEFAULT_PATH "/sys/firmware/efi/efivars"
 
 /* Every variable read or written here is far smaller: firmware variable stores hold some hundred KiB. */
@@ -56,29 +52,6 @@
 
 #define GUID_STRING_LENGTH 36u
 #define GUID_SIZE          16u
-
-#define log_full_errno(level, r, ...)                                                                       \
-        ({                                                                                                  \
-                log_message((level), __VA_ARGS__);                                                          \
-                (int)(r);                                                                                   \
-        })
-
-/* Logs "<message>: <strerror(error)>" at level and returns -error. error is errno as the failed call left
- * it: passed as an argument, it is read before logging can change it. */
-__attribute__((format(printf, 3, 4))) static int log_errno(enum log_level level, int error,
-                                                           const char *format, ...)
-{
-        char message[1024];
-        va_list ap;
-
-        if (error <= 0)
-                error = EIO;
-        va_start(ap, format);
-        vsnprintf(message, sizeof(message), format, ap);
-        va_end(ap);
-        log_message(level, "%s: %s", message, strerror(error));
-        return -error;
-}
 
 static void closedirp(DIR **d)
 {

@@ -20,10 +20,6 @@
 #include "log.h"
 #include "util.h"
 
-#ifndef _cleanup_
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#endif
-
 /* [UEFI] 5.3.3 GPT Partition Entry: the partition type GUID of an EFI System Partition. */
 #define ESP_PARTITION_TYPE_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 
@@ -54,29 +50,6 @@ static enum log_level mismatch_level(enum esp_check check)
 static enum log_level failure_level(enum esp_check check)
 {
         return check == ESP_CHECK_RELAXED ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
-}
-
-#define log_full_errno(level, r, ...)                                                                       \
-        ({                                                                                                  \
-                log_message((level), __VA_ARGS__);                                                          \
-                (int)(r);                                                                                   \
-        })
-
-/* Logs "<message>: <strerror(error)>" at level and returns -error. error is errno as the failed call left
- * it: passed as an argument, it is read before logging can change it. */
-__attribute__((format(printf, 3, 4))) static int log_errno(enum log_level level, int error,
-                                                           const char *format, ...)
-{
-        char message[1024];
-        va_list ap;
-
-        if (error <= 0)
-                error = EIO;
-        va_start(ap, format);
-        vsnprintf(message, sizeof(message), format, ap);
-        va_end(ap);
-        log_message(level, "%s: %s", message, strerror(error));
-        return -error;
 }
 
 static void fdisk_unref_contextp(struct fdisk_context **cxt)

@@ -11,13 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _taken = (p);                                                                 \
-                (p) = NULL;                                                                                 \
-                _taken;                                                                                     \
-        })
 
 #define LINK_SUFFIX "-link"
 #define BOOT_JSON   "boot.json"

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -17,4 +19,18 @@ void log_message(enum log_level level, const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+}
+
+int log_errno(enum log_level level, int error, const char *fmt, ...)
+{
+        char message[1024];
+        va_list ap;
+
+        if (error <= 0)
+                error = EIO;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        log_message(level, "%s: %s", message, strerror(error));
+        return -error;
 }

@@ -20,9 +20,16 @@ void log_message(enum log_level level, const char *fmt, ...) __attribute__((form
 #define log_info(...)    log_message(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...)   log_message(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
-/* Log and return a negative errno in one expression: return log_error_errno(-ENOENT, "%s: …", path). */
-#define log_error_errno(r, ...)                                                                             \
-        ({                                                                                                  \
-                log_error(__VA_ARGS__);                                                                     \
-                (int)(r);                                                                                   \
+/* Log and return a negative errno in one expression: return log_error_errno(-ENOENT, "%s: …", path).
+ * r is evaluated before logging, which may change errno. */
+#define log_full_errno(level, r, ...)                                                                         \
+        ({                                                                                                    \
+                int _r = (r);                                                                                 \
+                log_message((level), __VA_ARGS__);                                                            \
+                _r;                                                                                           \
         })
+#define log_error_errno(r, ...) log_full_errno(LOG_LEVEL_ERROR, r, __VA_ARGS__)
+
+/* Logs "<message>: <strerror(error)>" and returns -error; error is errno as the failed call left it,
+ * read as an argument before logging can change it. */
+int log_errno(enum log_level level, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

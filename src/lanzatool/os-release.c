@@ -10,13 +10,6 @@
 #include "os-release.h"
 #include "util.h"
 
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _taken = (p);                                                                 \
-                (p) = NULL;                                                                                 \
-                _taken;                                                                                     \
-        })
-
 __attribute__((format(printf, 1, 2))) static char *strprintf(const char *fmt, ...)
 {
         char *s;

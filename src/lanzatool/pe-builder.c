@@ -9,17 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "pe-builder.h"
 #include "pe.h"
+#include "util.h"
 
-#define _cleanup_(f)   __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(freep)
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _taken = (p);                                                                 \
-                (p) = NULL;                                                                                 \
-                _taken;                                                                                     \
-        })
 
 /* [PE]: FileAlignment is a power of two from 512 to 64 K, and SectionAlignment is at least FileAlignment. */
 #define PE_FILE_ALIGNMENT_MIN 512u
@@ -41,29 +35,6 @@ struct pe_debug_directory {
         uint32_t PointerToRawData;
 } __attribute__((packed));
 _Static_assert(sizeof(struct pe_debug_directory) == 28, "debug directory entry size");
-
-static void freep(void *p)
-{
-        free(*(void **)p);
-}
-
-__attribute__((format(printf, 3, 4))) static int set_error(char **reterr_message, int error,
-                                                           const char *format, ...)
-{
-        va_list ap;
-        char *message;
-
-        if (!reterr_message)
-                return error;
-
-        va_start(ap, format);
-        if (vasprintf(&message, format, ap) < 0)
-                message = NULL;
-        va_end(ap);
-
-        *reterr_message = message;
-        return error;
-}
 
 static const char *pe_parse_problem(int r)
 {
@@ -113,7 +84,7 @@ static int check_unsigned(const struct pe_image *img, char **reterr_message)
         const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
 
         if (security && (security->VirtualAddress != 0 || security->Size != 0))
-                return set_error(
+                return set_error_message(
                         reterr_message, -EBADMSG,
                         "image is signed, refusing to add sections (the signature would no longer apply)");
         return 0;
@@ -126,7 +97,7 @@ static int check_alignment(const struct pe_image *img, char **reterr_message)
 
         if (!is_power_of_two(fa) || fa < PE_FILE_ALIGNMENT_MIN || fa > PE_FILE_ALIGNMENT_MAX ||
             !is_power_of_two(sa) || sa < fa)
-                return set_error(reterr_message, -EBADMSG,
+                return set_error_message(reterr_message, -EBADMSG,
                                  "invalid FileAlignment 0x%x or SectionAlignment 0x%x", fa, sa);
         return 0;
 }
@@ -189,14 +160,14 @@ static int check_debug_data(const struct pe_image *img, size_t raw_end, char **r
                 return 0;
         if (debug->Size % sizeof(struct pe_debug_directory) != 0 ||
             debug_directory_offset(img, debug, &offset) < 0)
-                return set_error(reterr_message, -EBADMSG, "debug directory lies outside the sections");
+                return set_error_message(reterr_message, -EBADMSG, "debug directory lies outside the sections");
 
         for (size_t i = 0; i < debug->Size / sizeof(struct pe_debug_directory); i++) {
                 struct pe_debug_directory d;
 
                 memcpy(&d, img->base + offset + i * sizeof(d), sizeof(d));
                 if (d.SizeOfData != 0 && (uint64_t)d.PointerToRawData + d.SizeOfData > raw_end)
-                        return set_error(reterr_message, -EBADMSG,
+                        return set_error_message(reterr_message, -EBADMSG,
                                          "debug data lies after the last section, refusing to drop it");
         }
         return 0;
@@ -215,11 +186,11 @@ static int bytes_to_keep(const struct pe_image *img, size_t *ret_keep, char **re
                 return r;
 
         if (img->size > raw_end && !trailing_data_is_symbol_table(img, raw_end))
-                return set_error(reterr_message, -EBADMSG,
+                return set_error_message(reterr_message, -EBADMSG,
                                  "%zu bytes of unknown data after the last section, refusing to drop them",
                                  img->size - raw_end);
         if (img->size == raw_end && img->file_header->PointerToSymbolTable >= raw_end)
-                return set_error(reterr_message, -EBADMSG, "COFF symbol table pointer lies past the end");
+                return set_error_message(reterr_message, -EBADMSG, "COFF symbol table pointer lies past the end");
 
         *ret_keep = raw_end;
         return 0;
@@ -230,18 +201,18 @@ static int check_names(const struct pe_image *img, const struct pe_builder_secti
 {
         for (size_t i = 0; i < n; i++) {
                 if (!sections[i].name || !section_name_valid(sections[i].name))
-                        return set_error(reterr_message, -EINVAL,
+                        return set_error_message(reterr_message, -EINVAL,
                                          "invalid section name \"%.16s\": it must have 1 to 8 characters",
                                          sections[i].name ? sections[i].name : "");
                 if (!sections[i].data && sections[i].size != 0)
-                        return set_error(reterr_message, -EINVAL, "section %s has no data",
+                        return set_error_message(reterr_message, -EINVAL, "section %s has no data",
                                          sections[i].name);
                 if (pe_find_section(img, sections[i].name))
-                        return set_error(reterr_message, -EEXIST, "section %s already exists",
+                        return set_error_message(reterr_message, -EEXIST, "section %s already exists",
                                          sections[i].name);
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(sections[i].name, sections[j].name) == 0)
-                                return set_error(reterr_message, -EEXIST, "section %s requested twice",
+                                return set_error_message(reterr_message, -EEXIST, "section %s requested twice",
                                                  sections[i].name);
         }
         return 0;
@@ -255,11 +226,11 @@ static int check_header_room(const struct pe_image *img, size_t n_new, char **re
 
         /* pe_parse() made sure n_sections <= PE_MAX_SECTIONS. */
         if (n_new > PE_MAX_SECTIONS - img->n_sections)
-                return set_error(reterr_message, -ENOSPC, "too many sections: %zu more, at most %d in all",
+                return set_error_message(reterr_message, -ENOSPC, "too many sections: %zu more, at most %d in all",
                                  n_new, PE_MAX_SECTIONS);
         need = n_new * sizeof(struct pe_section_header);
         if (need > img->optional_header->SizeOfHeaders - table_end)
-                return set_error(
+                return set_error_message(
                         reterr_message, -ENOSPC,
                         "header space too small: %zu more section headers need %zu bytes, %zu are free",
                         n_new, need, img->optional_header->SizeOfHeaders - table_end);
@@ -267,7 +238,7 @@ static int check_header_room(const struct pe_image *img, size_t n_new, char **re
         /* Something else (a bound import table, say) may live there. */
         for (size_t i = 0; i < need; i++)
                 if (img->base[table_end + i] != 0)
-                        return set_error(reterr_message, -ENOSPC,
+                        return set_error_message(reterr_message, -ENOSPC,
                                          "the header space after the section table is in use");
         return 0;
 }
@@ -325,26 +296,26 @@ static int plan_sections(const struct pe_image *img, size_t keep, const struct p
         uint64_t initialized = oh->SizeOfInitializedData;
 
         if (first_virtual_address(img, &va) < 0 || !align_up32(keep, oh->FileAlignment, &file_offset))
-                return set_error(reterr_message, -EOVERFLOW, "image too large");
+                return set_error_message(reterr_message, -EOVERFLOW, "image too large");
 
         for (size_t i = 0; i < n; i++) {
                 struct pe_section_header *h = &p->headers[i];
 
                 if (plan_section(img, &sections[i], va, file_offset, h) < 0)
-                        return set_error(reterr_message, -EOVERFLOW, "section %s too large for a PE image",
+                        return set_error_message(reterr_message, -EOVERFLOW, "section %s too large for a PE image",
                                          sections[i].name);
                 file_offset += h->SizeOfRawData;
                 end = h->VirtualAddress + h->VirtualSize;
                 initialized += h->VirtualSize;
                 /* At least one byte, so that an empty section still gets an address of its own. */
                 if (!align_up32((uint64_t)end + (h->VirtualSize == 0), oh->SectionAlignment, &va))
-                        return set_error(reterr_message, -EOVERFLOW, "section %s too large for a PE image",
+                        return set_error_message(reterr_message, -EOVERFLOW, "section %s too large for a PE image",
                                          sections[i].name);
         }
 
         /* formats.md §2.3: SizeOfImage ends at the last section, rounded up. It never shrinks. */
         if (n > 0 && (!align_up32(end, oh->SectionAlignment, &end) || initialized > UINT32_MAX))
-                return set_error(reterr_message, -EOVERFLOW, "image too large");
+                return set_error_message(reterr_message, -EOVERFLOW, "image too large");
         if (end > image_end)
                 image_end = end;
 
@@ -412,18 +383,18 @@ int pe_builder_add_sections(const uint8_t *stub, size_t stub_size, const struct 
         int r;
 
         if (!stub || (!sections && n_sections > 0) || !ret_image || !ret_size)
-                return set_error(reterr_message, -EINVAL, "invalid arguments");
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
 
         r = pe_parse(stub, stub_size, PE_LAYOUT_FILE, &img);
         if (r < 0)
-                return set_error(reterr_message, r, "%s", pe_parse_problem(r));
+                return set_error_message(reterr_message, r, "%s", pe_parse_problem(r));
         r = check_stub(&img, sections, n_sections, &keep, reterr_message);
         if (r < 0)
                 return r;
 
         headers = calloc(n_sections ? n_sections : 1, sizeof(*headers));
         if (!headers)
-                return set_error(reterr_message, -ENOMEM, "out of memory");
+                return set_error_message(reterr_message, -ENOMEM, "out of memory");
         plan = (struct plan){.headers = headers, .n = n_sections};
         r = plan_sections(&img, keep, sections, n_sections, &plan, reterr_message);
         if (r < 0)
@@ -431,7 +402,7 @@ int pe_builder_add_sections(const uint8_t *stub, size_t stub_size, const struct 
 
         out = calloc(plan.file_size, 1);
         if (!out)
-                return set_error(reterr_message, -ENOMEM, "out of memory");
+                return set_error_message(reterr_message, -ENOMEM, "out of memory");
         write_image(&img, keep, sections, &plan, out);
 
         *ret_image = TAKE_PTR(out);
@@ -505,20 +476,20 @@ static int copy_section(const struct pe_image *img, const char *name, struct pe_
         uint8_t *copy;
 
         if (!name)
-                return set_error(reterr_message, -EINVAL, "invalid arguments");
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
         if (find_unique_section(img, name, &s) < 0)
-                return set_error(reterr_message, -EBADMSG, "section %s appears more than once", name);
+                return set_error_message(reterr_message, -EBADMSG, "section %s appears more than once", name);
         if (!s) {
                 *ret = (struct pe_section_copy){.name = name};
                 return 0;
         }
         if (s->VirtualSize > s->SizeOfRawData || pe_section_data(img, s, &data, &size) < 0)
-                return set_error(reterr_message, -EBADMSG, "section %s is larger than its data in the file",
+                return set_error_message(reterr_message, -EBADMSG, "section %s is larger than its data in the file",
                                  name);
 
         copy = malloc(size + 1);
         if (!copy)
-                return set_error(reterr_message, -ENOMEM, "out of memory");
+                return set_error_message(reterr_message, -ENOMEM, "out of memory");
         memcpy(copy, data, size);
         copy[size] = '\0';
         *ret = (struct pe_section_copy){.name = name, .data = copy, .size = size};
@@ -533,15 +504,15 @@ int pe_get_sections(const uint8_t *image, size_t size, struct pe_section_copy *s
         int r;
 
         if (!image || (!sections && n_sections > 0))
-                return set_error(reterr_message, -EINVAL, "invalid arguments");
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
 
         r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
         if (r < 0)
-                return set_error(reterr_message, r, "%s", pe_parse_problem(r));
+                return set_error_message(reterr_message, r, "%s", pe_parse_problem(r));
 
         copies = calloc(n_sections ? n_sections : 1, sizeof(*copies));
         if (!copies)
-                return set_error(reterr_message, -ENOMEM, "out of memory");
+                return set_error_message(reterr_message, -ENOMEM, "out of memory");
         for (size_t i = 0; i < n_sections; i++) {
                 r = copy_section(&img, sections[i].name, &copies[i], reterr_message);
                 if (r < 0) {
@@ -554,50 +525,6 @@ int pe_get_sections(const uint8_t *image, size_t size, struct pe_section_copy *s
         return 0;
 }
 
-static void closep(int *fd)
-{
-        if (*fd >= 0)
-                close(*fd);
-}
-
-/* Reads a whole regular file. A stub is a few hundred KiB; anything from 4 GiB on cannot be a PE image. */
-static int read_file(const char *path, uint8_t **ret_data, size_t *ret_size, char **reterr_message)
-{
-        _cleanup_(closep) int fd = -EBADF;
-        _cleanup_free_ uint8_t *data = NULL;
-        struct stat st;
-        size_t done = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return set_error(reterr_message, -errno, "cannot open: %m");
-        if (fstat(fd, &st) < 0)
-                return set_error(reterr_message, -errno, "cannot stat: %m");
-        if (!S_ISREG(st.st_mode))
-                return set_error(reterr_message, -EBADMSG, "not a regular file");
-        if ((uint64_t)st.st_size > UINT32_MAX)
-                return set_error(reterr_message, -EFBIG, "too large for a PE image");
-
-        data = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-        if (!data)
-                return set_error(reterr_message, -ENOMEM, "out of memory");
-        while (done < (size_t)st.st_size) {
-                ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return set_error(reterr_message, -errno, "cannot read: %m");
-                if (n == 0)
-                        return set_error(reterr_message, -EIO, "file shrank while being read");
-                done += (size_t)n;
-        }
-
-        *ret_data = TAKE_PTR(data);
-        *ret_size = done;
-        return 0;
-}
-
 int pe_read_sections(const char *path, struct pe_section_copy *sections, size_t n_sections,
                      char **reterr_message)
 {
@@ -605,9 +532,10 @@ int pe_read_sections(const char *path, struct pe_section_copy *sections, size_t 
         size_t size = 0;
         int r;
 
-        r = read_file(path, &data, &size, reterr_message);
+        /* A PE image cannot reach 4 GiB: its sizes are 32-bit. */
+        r = read_file(path, UINT32_MAX, &data, &size);
         if (r < 0)
-                return r;
+                return set_error_message(reterr_message, r, "%s", strerror(-r));
         return pe_get_sections(data, size, sections, n_sections, reterr_message);
 }
 

@@ -1,8 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
+
+int set_error_message(char **ret_message, int error, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!ret_message)
+                return error;
+        va_start(ap, fmt);
+        if (vasprintf(ret_message, fmt, ap) < 0)
+                *ret_message = NULL;
+        va_end(ap);
+        return error;
+}
 
 void strv_free(char **l)
 {
