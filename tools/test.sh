@@ -55,9 +55,9 @@ unit_tests() {
         fi
         meson test -C "$ROOT/$dir" --print-errorlogs --num-processes 2 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ ' || true
         local ok fail skip
-        ok=$(sed -n 's/^Ok: *\([0-9]*\)/\1/p' "$log")
-        fail=$(($(sed -n 's/^Fail: *\([0-9]*\)/\1/p' "$log") + $(sed -n 's/^Timeout: *\([0-9]*\)/\1/p' "$log")))
-        skip=$(sed -n 's/^Skipped: *\([0-9]*\)/\1/p' "$log")
+        ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log")
+        fail=$(($(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log") + $(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$log")))
+        skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$log")
         add_summary "${ok:-0} passed, $fail failed, ${skip:-0} skipped" "$dir"
         [ -n "$ok" ] || record fail "$dir: meson test printed no summary"
 }
@@ -71,8 +71,8 @@ export LANZABOOTE_TEST_KERNEL
 unit_tests build
 unit_tests build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug -Dcrash-hooks=true
 export LANZABOOTE_BUILD_DIR="$ROOT/build"
-if vm_out=$("$ROOT/test/vm/run.sh" 2>&1 | tee /dev/stderr | tail -1); then :; fi
-add_summary "$vm_out" "vm tests"
+"$ROOT/test/vm/run.sh" 2>&1 | tee "$ROOT/build/vm-run.log" || true
+add_summary "$(tail -n 1 "$ROOT/build/vm-run.log")" "vm tests"
 echo "wall time: ${SECONDS}s"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
