@@ -141,7 +141,8 @@ static int initrd_with_secrets(struct plan *p, const struct bootspec *b, char **
 /* The entry's name hashes its inputs exactly as upstream lanzaboote does (serde_json of
  * [["toplevel", bytes], ["public_key", bytes]]), so a reused generation number or a new key gives
  * a new name, and upstream's stubs are recognised. */
-static char *entry_stem(const struct bootspec *b, const struct pki *pki, unsigned gen, const char *spec)
+char *entry_stem(const char *toplevel, const char *public_key, size_t public_key_size, unsigned gen,
+                 const char *spec)
 {
         struct sha256_ctx ctx;
         uint8_t digest[32];
@@ -151,8 +152,8 @@ static char *entry_stem(const struct bootspec *b, const struct pki *pki, unsigne
                 const uint8_t *data;
                 size_t size;
         } items[] = {
-                {"toplevel", (const uint8_t *)b->toplevel, strlen(b->toplevel)},
-                {"public_key", (const uint8_t *)pki->db_cert_pem, pki->db_cert_pem_size},
+                {"toplevel", (const uint8_t *)toplevel, strlen(toplevel)},
+                {"public_key", (const uint8_t *)public_key, public_key_size},
         };
 
         sha256_init(&ctx);
@@ -245,7 +246,7 @@ static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const st
                 return r;
 
         e.specialisation = spec ? strdup(spec) : NULL;
-        e.stem = entry_stem(b, in->pki, g->number, spec);
+        e.stem = entry_stem(b->toplevel, in->pki->db_cert_pem, in->pki->db_cert_pem_size, g->number, spec);
         if (!e.stem || (spec && !e.specialisation))
                 r = log_error_errno(-ENOMEM, "out of memory");
         else if ((in->boot_counting ? asprintf(&e.file_name, "%s+%u.efi", e.stem, in->boot_counting)

@@ -64,6 +64,11 @@ int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting);
 
 void plan_done(struct plan *p);
 
+/* nixos-generation-N[-specialisation-S]-<B32(SHA-256(inputs))>, where inputs is the serde_json text
+ * of [["toplevel", bytes], ["public_key", bytes]] exactly as upstream lanzaboote hashes it. */
+char *entry_stem(const char *toplevel, const char *public_key, size_t public_key_size, unsigned gen,
+                 const char *spec);
+
 /* "stem" when name is stem, stem.efi, stem+N.efi or stem+N-M.efi (boot counting), else NULL:
  * returns the length of the stem part of an entry file name, 0 when it is not a .efi name. */
 size_t entry_name_stem_length(const char *name);
