@@ -11,6 +11,8 @@ LANZABOOTE_PACKAGES=(
         mtools dosfstools fdisk busybox-static cpio openssl tpm2-tools binutils python3 python3-pefile
         osslsigncode strace xxd
         kmod
+        # signing: fwupd's EFI binary to sign, a PKCS#11 token (SoftHSM2) and OpenSSL's pkcs11 engine
+        fwupd-amd64-signed softhsm2 libengine-pkcs11-openssl
 )
 
 deps_missing() {

@@ -13,11 +13,12 @@
 #include <string.h>
 
 #include "authenticode.h"
+#include "keysource.h"
+#include "openssl-util.h"
 #include "pe-builder.h"
 #include "pe.h"
 #include "sha256.h"
 #include "util.h"
-
 
 /* [AC] object identifiers. */
 #define SPC_INDIRECT_DATA_OBJID "1.3.6.1.4.1.311.2.1.4"
@@ -60,61 +61,6 @@ _Static_assert(SPC_INDIRECT_DATA_SIZE == 106, "SpcIndirectDataContent for SHA-25
 static const uint8_t sha256_oid[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01};
 
 static const uint8_t empty_sequence[] = {0x30, 0x00};
-
-static void fclosep(FILE **f)
-{
-        if (*f)
-                fclose(*f);
-}
-
-static void pkcs7_freep(PKCS7 **p)
-{
-        PKCS7_free(*p);
-}
-
-static void x509_store_freep(X509_STORE **p)
-{
-        X509_STORE_free(*p);
-}
-
-static void bio_freep(BIO **p)
-{
-        BIO_free(*p);
-}
-
-static void x509_sig_freep(X509_SIG **p)
-{
-        X509_SIG_free(*p);
-}
-
-static void asn1_object_freep(ASN1_OBJECT **p)
-{
-        ASN1_OBJECT_free(*p);
-}
-
-static void openssl_freep(uint8_t **p)
-{
-        OPENSSL_free(*p);
-}
-
-static void evp_pkey_freep(EVP_PKEY **p)
-{
-        EVP_PKEY_free(*p);
-}
-
-static void x509_freep(X509 **p)
-{
-        X509_free(*p);
-}
-
-/* The reason OpenSSL gave for its last failure, which also empties its error queue for the next caller. */
-static const char *openssl_reason(void)
-{
-        const char *reason = ERR_reason_error_string(ERR_peek_last_error());
-
-        ERR_clear_error();
-        return reason ? reason : "unknown error";
-}
 
 static size_t offset_in(const struct pe_image *img, const void *p)
 {
@@ -247,35 +193,6 @@ int authenticode_is_signed(const uint8_t *image, size_t size)
         return table_size > 0;
 }
 
-/* Never prompt: lanzatool runs unattended, from nixos-rebuild. */
-static int refuse_passphrase(char *buf, int size, int rwflag, void *userdata)
-{
-        (void)buf, (void)size, (void)rwflag, (void)userdata;
-        return -1;
-}
-
-static int load_key(const char *path, EVP_PKEY **ret, char **reterr_message)
-{
-        _cleanup_(fclosep) FILE *f = NULL;
-        EVP_PKEY *key;
-
-        f = fopen(path, "re");
-        if (!f)
-                return set_error_message(reterr_message, -errno, "%s: cannot open private key: %m", path);
-        key = PEM_read_PrivateKey(f, NULL, refuse_passphrase, NULL);
-        if (!key)
-                return set_error_message(reterr_message, -EBADMSG, "%s: not an unencrypted PEM private key (%s)",
-                                 path, openssl_reason());
-        if (!EVP_PKEY_is_a(key, "RSA")) {
-                EVP_PKEY_free(key);
-                return set_error_message(reterr_message, -EOPNOTSUPP,
-                                 "%s: not an RSA key; UEFI firmware verifies RSA signatures only", path);
-        }
-
-        *ret = key;
-        return 0;
-}
-
 int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_message)
 {
         _cleanup_(fclosep) FILE *f = NULL;
@@ -284,10 +201,10 @@ int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_me
         f = fopen(path, "re");
         if (!f)
                 return set_error_message(reterr_message, -errno, "%s: cannot open certificate: %m", path);
-        certificate = PEM_read_X509(f, NULL, refuse_passphrase, NULL);
+        certificate = PEM_read_X509(f, NULL, openssl_refuse_passphrase, NULL);
         if (!certificate)
-                return set_error_message(reterr_message, -EBADMSG, "%s: not a PEM X.509 certificate (%s)", path,
-                                 openssl_reason());
+                return set_error_message(reterr_message, -EBADMSG, "%s: not a PEM X.509 certificate (%s)",
+                                         path, openssl_reason());
 
         *ret = certificate;
         return 0;
@@ -296,11 +213,11 @@ int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_me
 int authenticode_signer_load(const char *key_path, const char *certificate_path,
                              struct authenticode_signer *ret, char **reterr_message)
 {
-        _cleanup_(evp_pkey_freep) EVP_PKEY *key = NULL;
-        _cleanup_(x509_freep) X509 *certificate = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(X509_freep) X509 *certificate = NULL;
         int r;
 
-        r = load_key(key_path, &key, reterr_message);
+        r = openssl_load_private_key(key_path, &key, reterr_message);
         if (r < 0)
                 return r;
         r = authenticode_certificate_load(certificate_path, &certificate, reterr_message);
@@ -309,8 +226,8 @@ int authenticode_signer_load(const char *key_path, const char *certificate_path,
         if (X509_check_private_key(certificate, key) != 1) {
                 ERR_clear_error();
                 return set_error_message(reterr_message, -EKEYREJECTED,
-                                 "%s: private key does not match certificate %s", key_path,
-                                 certificate_path);
+                                         "%s: private key does not match certificate %s", key_path,
+                                         certificate_path);
         }
 
         *ret = (struct authenticode_signer){.key = TAKE_PTR(key), .certificate = TAKE_PTR(certificate)};
@@ -327,7 +244,7 @@ void authenticode_signer_done(struct authenticode_signer *signer)
 /* Adds an authenticated attribute; the value is copied. */
 static bool add_attribute(PKCS7_SIGNER_INFO *si, const char *oid, int type, const void *value, int size)
 {
-        _cleanup_(asn1_object_freep) ASN1_OBJECT *object = OBJ_txt2obj(oid, 1);
+        _cleanup_(ASN1_OBJECT_freep) ASN1_OBJECT *object = OBJ_txt2obj(oid, 1);
 
         return object && X509at_add1_attr_by_OBJ(&si->auth_attr, object, type, value, size);
 }
@@ -338,7 +255,7 @@ static bool add_attribute(PKCS7_SIGNER_INFO *si, const char *oid, int type, cons
  * sorts the SET into DER order when it encodes it, both for the signature and in the output. */
 static bool add_attributes(PKCS7_SIGNER_INFO *si, const uint8_t idc[static SPC_INDIRECT_DATA_SIZE])
 {
-        _cleanup_(asn1_object_freep) ASN1_OBJECT *content_type = OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
+        _cleanup_(ASN1_OBJECT_freep) ASN1_OBJECT *content_type = OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
         uint8_t message_digest[SHA256_DIGEST_SIZE];
 
         sha256_digest(idc + SPC_INDIRECT_DATA_HEADER, SPC_INDIRECT_DATA_SIZE - SPC_INDIRECT_DATA_HEADER,
@@ -386,7 +303,7 @@ static int build_signature(const struct authenticode_signer *signer,
                            const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE], uint8_t **ret_der,
                            size_t *ret_size, char **reterr_message)
 {
-        _cleanup_(pkcs7_freep) PKCS7 *p7 = PKCS7_new();
+        _cleanup_(PKCS7_freep) PKCS7 *p7 = PKCS7_new();
         _cleanup_(openssl_freep) uint8_t *der = NULL;
         uint8_t idc[SPC_INDIRECT_DATA_SIZE];
         PKCS7_SIGNER_INFO *si;
@@ -399,14 +316,16 @@ static int build_signature(const struct authenticode_signer *signer,
             !(si = PKCS7_add_signature(p7, signer->certificate, signer->key, EVP_sha256())) ||
             !PKCS7_add_certificate(p7, signer->certificate) || !add_attributes(si, idc) ||
             !PKCS7_SIGNER_INFO_sign(si))
-                return set_error_message(reterr_message, -EIO, "cannot build the signature: %s", openssl_reason());
+                return set_error_message(reterr_message, -EIO, "cannot build the signature: %s",
+                                         openssl_reason());
 
         size = i2d_PKCS7(p7, &der);
         if (size <= 0)
-                return set_error_message(reterr_message, -EIO, "cannot encode the signature: %s", openssl_reason());
+                return set_error_message(reterr_message, -EIO, "cannot encode the signature: %s",
+                                         openssl_reason());
         if (!edk2_accepts_layout(der, (size_t)size))
                 return set_error_message(reterr_message, -E2BIG,
-                                 "signature of %d bytes is outside what UEFI firmware parses", size);
+                                         "signature of %d bytes is outside what UEFI firmware parses", size);
 
         *ret_der = TAKE_PTR(der);
         *ret_size = (size_t)size;
@@ -498,7 +417,8 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
                 return set_error_message(reterr_message, r, "not a valid PE32+ image");
         security = pe_data_directory(&img, IMAGE_DIRECTORY_ENTRY_SECURITY);
         if (!security)
-                return set_error_message(reterr_message, -EOPNOTSUPP, "image has no certificate table directory");
+                return set_error_message(reterr_message, -EOPNOTSUPP,
+                                         "image has no certificate table directory");
         security_offset = offset_in(&img, security);
 
         r = unsigned_copy(&img, security_offset, &copy, &padded);
@@ -561,7 +481,7 @@ static bool digests_are_sha256(const PKCS7 *p7)
 /* The contents octets of the SignedData's SPC_INDIRECT_DATA content: what messageDigest covers. */
 static int indirect_data(PKCS7 *p7, const uint8_t **ret, size_t *ret_size)
 {
-        _cleanup_(asn1_object_freep) ASN1_OBJECT *spc_indirect_data =
+        _cleanup_(ASN1_OBJECT_freep) ASN1_OBJECT *spc_indirect_data =
                 OBJ_txt2obj(SPC_INDIRECT_DATA_OBJID, 1);
         const PKCS7 *content;
         const uint8_t *data, *p;
@@ -592,7 +512,7 @@ static int indirect_data(PKCS7 *p7, const uint8_t **ret, size_t *ret_size)
  * SHA-256. */
 static int signed_digest(const uint8_t *content, size_t size, uint8_t ret[static AUTHENTICODE_DIGEST_SIZE])
 {
-        _cleanup_(x509_sig_freep) X509_SIG *digest_info = NULL;
+        _cleanup_(X509_SIG_freep) X509_SIG *digest_info = NULL;
         const uint8_t *p = content, *end = content + size;
         const ASN1_OCTET_STRING *digest;
         const X509_ALGOR *algorithm;
@@ -621,8 +541,8 @@ static int signed_digest(const uint8_t *content, size_t size, uint8_t ret[static
  * matter to firmware. */
 static int verify_pkcs7(PKCS7 *p7, X509 *certificate, const uint8_t *content, size_t size)
 {
-        _cleanup_(x509_store_freep) X509_STORE *store = X509_STORE_new();
-        _cleanup_(bio_freep) BIO *data = BIO_new_mem_buf(content, (int)size);
+        _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
+        _cleanup_(BIO_freep) BIO *data = BIO_new_mem_buf(content, (int)size);
 
         if (!store || !data || !X509_STORE_add_cert(store, certificate) ||
             !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME) ||
@@ -658,7 +578,7 @@ static const int entry_verdict_errno[] = {
 static enum entry_verdict verify_entry(const uint8_t *der, size_t size, X509 *certificate,
                                        const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE], char **ret_why)
 {
-        _cleanup_(pkcs7_freep) PKCS7 *p7 = NULL;
+        _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
         uint8_t expected[AUTHENTICODE_DIGEST_SIZE];
         char have[2 * AUTHENTICODE_DIGEST_SIZE + 1], want[2 * AUTHENTICODE_DIGEST_SIZE + 1];
         const uint8_t *p = der, *content;
@@ -674,15 +594,16 @@ static enum entry_verdict verify_entry(const uint8_t *der, size_t size, X509 *ce
 
         if (verify_pkcs7(p7, certificate, content, content_size) < 0) {
                 set_error_message(ret_why, 0, "signature does not verify with this certificate (%s)",
-                          openssl_reason());
+                                  openssl_reason());
                 return ENTRY_OTHER_SIGNER;
         }
 
         if (memcmp(expected, digest, AUTHENTICODE_DIGEST_SIZE) != 0) {
                 hex(digest, have);
                 hex(expected, want);
-                set_error_message(ret_why, 0, "image changed after signing: Authenticode digest %s, signed %s", have,
-                          want);
+                set_error_message(ret_why, 0,
+                                  "image changed after signing: Authenticode digest %s, signed %s", have,
+                                  want);
                 return ENTRY_OTHER_DIGEST;
         }
         return ENTRY_VALID;
@@ -733,9 +654,9 @@ static int verify_table(const struct pe_image *img, X509 *certificate,
                 return set_error_message(reterr_message, -EBADMSG, "malformed attribute certificate table");
         if (!any)
                 return set_error_message(reterr_message, -EKEYREJECTED,
-                                 "no PKCS#7 signature in the certificate table");
+                                         "no PKCS#7 signature in the certificate table");
         return set_error_message(reterr_message, entry_verdict_errno[best], "%s",
-                         best_why ? best_why : "out of memory");
+                                 best_why ? best_why : "out of memory");
 }
 
 int authenticode_verify(const uint8_t *image, size_t size, X509 *certificate, char **reterr_message)

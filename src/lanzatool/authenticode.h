@@ -41,7 +41,8 @@ int authenticode_is_signed(const uint8_t *image, size_t size);
 
 /* Loads a PEM private key and a PEM X.509 certificate. Refused: an unreadable file, an encrypted key (there
  * is nobody to ask for a passphrase), a key that is not RSA (the firmware verifies only RSA signatures, and
- * RSASSA-PKCS1-v1_5 is what makes signatures reproducible), a key that does not match the certificate. */
+ * RSASSA-PKCS1-v1_5 is what makes signatures reproducible), a key that does not match the certificate.
+ * key_path may instead be a pkcs11: URI naming a key in a token (keysource.h). */
 int authenticode_signer_load(const char *key_path, const char *certificate_path,
                              struct authenticode_signer *ret, char **reterr_message);
 

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "util.h"
 
-
 /* The namespaced keys of RFC 0125 as nixpkgs writes them (formats.md §5.2), and lanzaboote's extension. */
 #define BOOTSPEC_V1_KEY       "org.nixos.bootspec.v1"
 #define SPECIALISATION_V1_KEY "org.nixos.specialisation.v1"

@@ -11,7 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-
 #define LINK_SUFFIX "-link"
 #define BOOT_JSON   "boot.json"
 

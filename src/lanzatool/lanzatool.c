@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keysource.h"
 #include "lanzatool.h"
 #include "log.h"
+#include "pcr.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -33,12 +35,27 @@ static int help(void)
                "  list                   List the installed entries\n"
                "  verify                 Check every signature and every pinned hash on the ESP\n"
                "  status                 Show the firmware, Secure Boot, TPM and ESP state\n"
-               "  remove                 Remove everything lanzatool installed\n\n"
+               "  remove                 Remove everything lanzatool installed\n"
+               "  create-keys            Create PK, KEK and db keys in --pki-bundle=DIR (sbctl's layout)\n"
+               "  enroll-keys            Enroll the bundle's keys into the firmware (setup mode), or\n"
+               "                         write them as .auth files with --export-auth=DIR\n"
+               "  sign IMAGE             Sign any PE image (e.g. fwupd's) with the db key, replacing\n"
+               "                         its signatures; reproducible\n"
+               "  rotate-keys GENERATION...\n"
+               "                         Enroll a new db key (and KEK with --kek) with the current ones,\n"
+               "                         re-sign everything as install does, then retire the old keys\n"
+               "  measure [STUB]         Predict PCR 11 of a stub, or of --linux= … section files, per "
+               "bank\n"
+               "                         and boot phase as systemd-measure does; sign it with "
+               "--pcr-private-key\n"
+               "  measure --pcr=4 STUB   Predict PCR 4 of the next boot of STUB from this boot's event "
+               "log\n\n"
                "Options:\n"
                "  -h --help                   Show this help\n"
                "     --version                Show the version\n"
                "     --esp-path=PATH          The ESP (default: the first of /efi, /boot, /boot/efi)\n"
-               "     --pki-bundle=DIR         Keys in sbctl's layout (keys/db/db.{key,pem})\n"
+               "     --pki-bundle=DIR         Keys in sbctl's layout (keys/db/db.{key,pem}); a pkcs11: URI\n"
+               "                              in keys/db/db.uri names a db key in a PKCS#11 token instead\n"
                "     --stub=PATH              The unsigned stub (default: $LANZABOOTE_STUB or %s)\n"
                "     --systemd-boot=PATH      systemd-boot to install (default: %s)\n"
                "     --configuration-limit=N  Keep at most N generations (default: all)\n"
@@ -50,6 +67,33 @@ static int help(void)
                "     --no-variables           Do not create a firmware boot entry\n"
                "     --dry-run                Print what would be done, change nothing\n"
                "     --json=pretty|short|off  JSON output for list and status\n"
+               "  -o --output=PATH            sign: write the signed image there (default: in place)\n"
+               "     --kek                    rotate-keys: replace the KEK too\n"
+               "     --pcr-private-key=KEY    install, measure: sign PCR 11 policies with this RSA key "
+               "(PEM);\n"
+               "                              install adds .pcrpkey and .pcrsig to every stub\n"
+               "     --pcr-public-key=PEM     Check that the PCR public key matches KEY\n"
+               "     --bank=DIGEST[,…]        measure, .pcrsig: sha1, sha256, sha384, sha512 (default: "
+               "all)\n"
+               "     --phase=PHASE            measure, .pcrsig: a boot phase path, e.g. "
+               "enter-initrd:leave-initrd\n"
+               "                              (default: systemd's four; --phase= alone: before any phase)\n"
+               "     --linux=PATH … --pcrpkey=PATH\n"
+               "                              measure: section files (--osrel --cmdline --initrd --ucode\n"
+               "                              --splash --dtb --uname --sbat too)\n"
+               "     --pcr=11|4               measure: which PCR (default: 11)\n"
+               "     --tpm-eventlog=PATH      measure --pcr=4: the event log (default: the kernel's)\n"
+               "     --key-size=BITS          create-keys: RSA key size: 2048, 3072 or 4096 (default)\n"
+               "     --export-auth=DIR        enroll-keys: write PK.auth, KEK.auth, db.auth instead\n"
+               "     --auto-enroll            install: also write the .auth files to ESP/loader/keys/auto,\n"
+               "                              for systemd-boot to enroll in setup mode\n"
+               "     --append                 enroll: keep the db and KEK entries enrolled now\n"
+               "     --firmware-builtin       enroll: add the firmware's dbDefault and KEKDefault\n"
+               "     --add-db-cert=FILE       enroll: add a certificate (PEM or DER) to db; repeatable\n"
+               "     --add-kek-cert=FILE      enroll: add a certificate (PEM or DER) to KEK; repeatable\n"
+               "     --yes-this-might-brick-my-machine\n"
+               "                              enroll: even when the event log (--tpm-eventlog) shows\n"
+               "                              option ROMs and db would hold our certificate only\n"
                "  -q --quiet                  Print errors only\n"
                "  -v --verbose                Print debug messages\n\n"
                "Exit status: 0 success, 1 failure, 2 usage error.\n",
@@ -104,6 +148,15 @@ static int parse_json(const char *s)
         return log_error_errno(-EINVAL, "invalid value for --json: %s", s);
 }
 
+static int add_certificate_option(const char *option, const char *path, const char **list, size_t *n)
+{
+        if (*n >= ENROLL_EXTRA_CERTS_MAX)
+                return log_error_errno(-E2BIG, "%s: at most %d certificates", option,
+                                       ENROLL_EXTRA_CERTS_MAX);
+        list[(*n)++] = path;
+        return 0;
+}
+
 /* 1: go on with a verb, 0: done (help, version), negative: usage error. */
 static int parse_argv(int argc, char *argv[])
 {
@@ -122,6 +175,23 @@ static int parse_argv(int argc, char *argv[])
                 ARG_NO_VARIABLES,
                 ARG_DRY_RUN,
                 ARG_JSON,
+                ARG_KEY_SIZE,
+                ARG_EXPORT_AUTH,
+                ARG_AUTO_ENROLL,
+                ARG_APPEND,
+                ARG_FIRMWARE_BUILTIN,
+                ARG_ADD_DB_CERT,
+                ARG_ADD_KEK_CERT,
+                ARG_YES_BRICK,
+                ARG_KEK,
+                ARG_PCR,
+                ARG_BANK,
+                ARG_PHASE,
+                ARG_TPM_EVENTLOG,
+                ARG_PCR_PRIVATE_KEY,
+                ARG_PCR_PUBLIC_KEY,
+                ARG_SECTION_FIRST, /* measure --linux= …: one per enum unified_section */
+                ARG_SECTION_LAST = ARG_SECTION_FIRST + _UNIFIED_SECTION_MAX - 1,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -139,6 +209,32 @@ static int parse_argv(int argc, char *argv[])
                 {"no-variables", no_argument, NULL, ARG_NO_VARIABLES},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"json", required_argument, NULL, ARG_JSON},
+                {"key-size", required_argument, NULL, ARG_KEY_SIZE},
+                {"export-auth", required_argument, NULL, ARG_EXPORT_AUTH},
+                {"auto-enroll", no_argument, NULL, ARG_AUTO_ENROLL},
+                {"append", no_argument, NULL, ARG_APPEND},
+                {"firmware-builtin", no_argument, NULL, ARG_FIRMWARE_BUILTIN},
+                {"add-db-cert", required_argument, NULL, ARG_ADD_DB_CERT},
+                {"add-kek-cert", required_argument, NULL, ARG_ADD_KEK_CERT},
+                {"yes-this-might-brick-my-machine", no_argument, NULL, ARG_YES_BRICK},
+                {"output", required_argument, NULL, 'o'},
+                {"kek", no_argument, NULL, ARG_KEK},
+                {"pcr", required_argument, NULL, ARG_PCR},
+                {"bank", required_argument, NULL, ARG_BANK},
+                {"phase", required_argument, NULL, ARG_PHASE},
+                {"tpm-eventlog", required_argument, NULL, ARG_TPM_EVENTLOG},
+                {"pcr-private-key", required_argument, NULL, ARG_PCR_PRIVATE_KEY},
+                {"pcr-public-key", required_argument, NULL, ARG_PCR_PUBLIC_KEY},
+                {"linux", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_LINUX},
+                {"osrel", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_OSREL},
+                {"cmdline", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_CMDLINE},
+                {"initrd", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_INITRD},
+                {"ucode", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_UCODE},
+                {"splash", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_SPLASH},
+                {"dtb", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_DTB},
+                {"uname", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_UNAME},
+                {"sbat", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_SBAT},
+                {"pcrpkey", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_PCRPKEY},
                 {"quiet", no_argument, NULL, 'q'},
                 {"verbose", no_argument, NULL, 'v'},
                 {},
@@ -147,7 +243,7 @@ static int parse_argv(int argc, char *argv[])
         int c, r = 0;
 
         arg.stub = getenv("LANZABOOTE_STUB") ?: LANZABOOTE_STUB_PATH;
-        while (r >= 0 && (c = getopt_long(argc, argv, "hqv", options, NULL)) >= 0) {
+        while (r >= 0 && (c = getopt_long(argc, argv, "hqvo:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         return help();
@@ -193,6 +289,65 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_JSON:
                         r = parse_json(optarg);
                         break;
+                case ARG_KEY_SIZE:
+                        r = parse_unsigned("--key-size", optarg, &arg.key_size);
+                        break;
+                case ARG_EXPORT_AUTH:
+                        arg.export_auth = optarg;
+                        break;
+                case ARG_AUTO_ENROLL:
+                        arg.loader.auto_enroll = true;
+                        break;
+                case ARG_APPEND:
+                        arg.enroll.append = true;
+                        break;
+                case ARG_FIRMWARE_BUILTIN:
+                        arg.enroll.firmware_builtin = true;
+                        break;
+                case ARG_ADD_DB_CERT:
+                        r = add_certificate_option("--add-db-cert", optarg, arg.enroll.add_db_certs,
+                                                   &arg.enroll.n_add_db_certs);
+                        break;
+                case ARG_ADD_KEK_CERT:
+                        r = add_certificate_option("--add-kek-cert", optarg, arg.enroll.add_kek_certs,
+                                                   &arg.enroll.n_add_kek_certs);
+                        break;
+                case ARG_YES_BRICK:
+                        arg.enroll.allow_brick = true;
+                        break;
+                case 'o':
+                        arg.output = optarg;
+                        break;
+                case ARG_KEK:
+                        arg.rotate_kek = true;
+                        break;
+                case ARG_PCR:
+                        r = parse_unsigned("--pcr", optarg, &arg.pcr);
+                        if (r >= 0 && arg.pcr != TPM2_PCR_KERNEL_BOOT &&
+                            arg.pcr != TPM2_PCR_BOOT_LOADER_CODE)
+                                r = log_error_errno(-EINVAL, "--pcr: only PCRs 11 and 4 can be predicted");
+                        break;
+                case ARG_BANK:
+                        r = pcr_banks_parse(optarg, &arg.pcr_banks);
+                        if (r < 0)
+                                log_error("invalid value for --bank: %s", optarg);
+                        break;
+                case ARG_PHASE:
+                        r = strv_extend(&arg.phases, optarg);
+                        break;
+                case ARG_TPM_EVENTLOG:
+                        arg.tpm_eventlog = optarg;
+                        arg.enroll.tpm_eventlog = optarg;
+                        break;
+                case ARG_PCR_PRIVATE_KEY:
+                        arg.pcr_private_key = optarg;
+                        break;
+                case ARG_PCR_PUBLIC_KEY:
+                        arg.pcr_public_key = optarg;
+                        break;
+                case ARG_SECTION_FIRST ... ARG_SECTION_LAST:
+                        arg.section_paths[c - ARG_SECTION_FIRST] = optarg;
+                        break;
                 case 'q':
                         arg.quiet = true;
                         log_max_level = LOG_LEVEL_ERROR;
@@ -212,8 +367,16 @@ static const struct verb {
         int min_args, max_args; /* the verb name included; -1: any */
         int (*run)(int argc, char *argv[]);
 } verbs[] = {
-        {"install", 2, -1, verb_install}, {"list", 1, 1, verb_list},     {"verify", 1, 1, verb_verify},
-        {"status", 1, 1, verb_status},    {"remove", 1, 1, verb_remove},
+        {"install", 2, -1, verb_install},
+        {"list", 1, 1, verb_list},
+        {"verify", 1, 1, verb_verify},
+        {"status", 1, 1, verb_status},
+        {"remove", 1, 1, verb_remove},
+        {"sign", 2, 2, verb_sign},
+        {"rotate-keys", 2, -1, verb_rotate_keys},
+        {"measure", 1, 2, verb_measure},
+        {"create-keys", 1, 1, verb_create_keys},
+        {"enroll-keys", 1, 1, verb_enroll_keys},
 };
 
 static int dispatch(int argc, char *argv[])
@@ -238,5 +401,7 @@ int main(int argc, char *argv[])
 
         if (r <= 0)
                 return r < 0 ? 2 : 0;
-        return dispatch(argc - optind, argv + optind);
+        r = dispatch(argc - optind, argv + optind);
+        keysource_release(); /* the verb has freed its keys */
+        return r;
 }

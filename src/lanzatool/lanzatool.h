@@ -3,7 +3,9 @@
 
 #include <stdbool.h>
 
+#include "enroll.h"
 #include "systemd-boot.h"
+#include "uki.h"
 
 enum json_mode {
         JSON_OFF,
@@ -24,6 +26,18 @@ struct arguments {
         bool quiet;
         enum json_mode json;
         struct loader_conf loader;
+        const char *output; /* sign: where the signed image goes, NULL: in place */
+        bool rotate_kek;    /* rotate-keys: replace the KEK too */
+        /* measure, and install's PCR 11 signatures */
+        unsigned pcr;                                    /* measure: 11 (default) or 4 */
+        unsigned pcr_banks;                              /* PCR_BANK bits, 0: systemd-measure's four */
+        char **phases;                                   /* NULL: systemd-measure's default phases */
+        const char *section_paths[_UNIFIED_SECTION_MAX]; /* measure --linux= …, by enum unified_section */
+        const char *tpm_eventlog;                        /* NULL: the kernel's */
+        const char *pcr_private_key, *pcr_public_key;    /* .pcrsig and .pcrpkey */
+        unsigned key_size;                               /* create-keys: RSA bits, 0: KEYS_DEFAULT_BITS */
+        const char *export_auth;      /* enroll-keys: write DIR/{PK,KEK,db}.auth instead of enrolling */
+        struct enroll_options enroll; /* enroll-keys and install --auto-enroll */
 };
 
 extern struct arguments arg;
@@ -33,3 +47,8 @@ int verb_list(int argc, char *argv[]);
 int verb_verify(int argc, char *argv[]);
 int verb_status(int argc, char *argv[]);
 int verb_remove(int argc, char *argv[]);
+int verb_sign(int argc, char *argv[]);
+int verb_rotate_keys(int argc, char *argv[]);
+int verb_measure(int argc, char *argv[]);
+int verb_create_keys(int argc, char *argv[]);
+int verb_enroll_keys(int argc, char *argv[]);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include <stdarg.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -22,11 +22,11 @@ void log_message(enum log_level level, const char *fmt, ...) __attribute__((form
 
 /* Log and return a negative errno in one expression: return log_error_errno(-ENOENT, "%s: …", path).
  * r is evaluated before logging, which may change errno. */
-#define log_full_errno(level, r, ...)                                                                         \
-        ({                                                                                                    \
-                int _r = (r);                                                                                 \
-                log_message((level), __VA_ARGS__);                                                            \
-                _r;                                                                                           \
+#define log_full_errno(level, r, ...)                                                                       \
+        ({                                                                                                  \
+                int _r = (r);                                                                               \
+                log_message((level), __VA_ARGS__);                                                          \
+                _r;                                                                                         \
         })
 #define log_error_errno(r, ...) log_full_errno(LOG_LEVEL_ERROR, r, __VA_ARGS__)
 

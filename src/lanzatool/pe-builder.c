@@ -14,7 +14,6 @@
 #include "pe.h"
 #include "util.h"
 
-
 /* [PE]: FileAlignment is a power of two from 512 to 64 K, and SectionAlignment is at least FileAlignment. */
 #define PE_FILE_ALIGNMENT_MIN 512u
 #define PE_FILE_ALIGNMENT_MAX 65536u
@@ -98,7 +97,7 @@ static int check_alignment(const struct pe_image *img, char **reterr_message)
         if (!is_power_of_two(fa) || fa < PE_FILE_ALIGNMENT_MIN || fa > PE_FILE_ALIGNMENT_MAX ||
             !is_power_of_two(sa) || sa < fa)
                 return set_error_message(reterr_message, -EBADMSG,
-                                 "invalid FileAlignment 0x%x or SectionAlignment 0x%x", fa, sa);
+                                         "invalid FileAlignment 0x%x or SectionAlignment 0x%x", fa, sa);
         return 0;
 }
 
@@ -160,15 +159,17 @@ static int check_debug_data(const struct pe_image *img, size_t raw_end, char **r
                 return 0;
         if (debug->Size % sizeof(struct pe_debug_directory) != 0 ||
             debug_directory_offset(img, debug, &offset) < 0)
-                return set_error_message(reterr_message, -EBADMSG, "debug directory lies outside the sections");
+                return set_error_message(reterr_message, -EBADMSG,
+                                         "debug directory lies outside the sections");
 
         for (size_t i = 0; i < debug->Size / sizeof(struct pe_debug_directory); i++) {
                 struct pe_debug_directory d;
 
                 memcpy(&d, img->base + offset + i * sizeof(d), sizeof(d));
                 if (d.SizeOfData != 0 && (uint64_t)d.PointerToRawData + d.SizeOfData > raw_end)
-                        return set_error_message(reterr_message, -EBADMSG,
-                                         "debug data lies after the last section, refusing to drop it");
+                        return set_error_message(
+                                reterr_message, -EBADMSG,
+                                "debug data lies after the last section, refusing to drop it");
         }
         return 0;
 }
@@ -186,11 +187,13 @@ static int bytes_to_keep(const struct pe_image *img, size_t *ret_keep, char **re
                 return r;
 
         if (img->size > raw_end && !trailing_data_is_symbol_table(img, raw_end))
-                return set_error_message(reterr_message, -EBADMSG,
-                                 "%zu bytes of unknown data after the last section, refusing to drop them",
-                                 img->size - raw_end);
+                return set_error_message(
+                        reterr_message, -EBADMSG,
+                        "%zu bytes of unknown data after the last section, refusing to drop them",
+                        img->size - raw_end);
         if (img->size == raw_end && img->file_header->PointerToSymbolTable >= raw_end)
-                return set_error_message(reterr_message, -EBADMSG, "COFF symbol table pointer lies past the end");
+                return set_error_message(reterr_message, -EBADMSG,
+                                         "COFF symbol table pointer lies past the end");
 
         *ret_keep = raw_end;
         return 0;
@@ -201,19 +204,20 @@ static int check_names(const struct pe_image *img, const struct pe_builder_secti
 {
         for (size_t i = 0; i < n; i++) {
                 if (!sections[i].name || !section_name_valid(sections[i].name))
-                        return set_error_message(reterr_message, -EINVAL,
-                                         "invalid section name \"%.16s\": it must have 1 to 8 characters",
-                                         sections[i].name ? sections[i].name : "");
+                        return set_error_message(
+                                reterr_message, -EINVAL,
+                                "invalid section name \"%.16s\": it must have 1 to 8 characters",
+                                sections[i].name ? sections[i].name : "");
                 if (!sections[i].data && sections[i].size != 0)
                         return set_error_message(reterr_message, -EINVAL, "section %s has no data",
-                                         sections[i].name);
+                                                 sections[i].name);
                 if (pe_find_section(img, sections[i].name))
                         return set_error_message(reterr_message, -EEXIST, "section %s already exists",
-                                         sections[i].name);
+                                                 sections[i].name);
                 for (size_t j = 0; j < i; j++)
                         if (strcmp(sections[i].name, sections[j].name) == 0)
-                                return set_error_message(reterr_message, -EEXIST, "section %s requested twice",
-                                                 sections[i].name);
+                                return set_error_message(reterr_message, -EEXIST,
+                                                         "section %s requested twice", sections[i].name);
         }
         return 0;
 }
@@ -226,8 +230,9 @@ static int check_header_room(const struct pe_image *img, size_t n_new, char **re
 
         /* pe_parse() made sure n_sections <= PE_MAX_SECTIONS. */
         if (n_new > PE_MAX_SECTIONS - img->n_sections)
-                return set_error_message(reterr_message, -ENOSPC, "too many sections: %zu more, at most %d in all",
-                                 n_new, PE_MAX_SECTIONS);
+                return set_error_message(reterr_message, -ENOSPC,
+                                         "too many sections: %zu more, at most %d in all", n_new,
+                                         PE_MAX_SECTIONS);
         need = n_new * sizeof(struct pe_section_header);
         if (need > img->optional_header->SizeOfHeaders - table_end)
                 return set_error_message(
@@ -239,7 +244,7 @@ static int check_header_room(const struct pe_image *img, size_t n_new, char **re
         for (size_t i = 0; i < need; i++)
                 if (img->base[table_end + i] != 0)
                         return set_error_message(reterr_message, -ENOSPC,
-                                         "the header space after the section table is in use");
+                                                 "the header space after the section table is in use");
         return 0;
 }
 
@@ -302,15 +307,15 @@ static int plan_sections(const struct pe_image *img, size_t keep, const struct p
                 struct pe_section_header *h = &p->headers[i];
 
                 if (plan_section(img, &sections[i], va, file_offset, h) < 0)
-                        return set_error_message(reterr_message, -EOVERFLOW, "section %s too large for a PE image",
-                                         sections[i].name);
+                        return set_error_message(reterr_message, -EOVERFLOW,
+                                                 "section %s too large for a PE image", sections[i].name);
                 file_offset += h->SizeOfRawData;
                 end = h->VirtualAddress + h->VirtualSize;
                 initialized += h->VirtualSize;
                 /* At least one byte, so that an empty section still gets an address of its own. */
                 if (!align_up32((uint64_t)end + (h->VirtualSize == 0), oh->SectionAlignment, &va))
-                        return set_error_message(reterr_message, -EOVERFLOW, "section %s too large for a PE image",
-                                         sections[i].name);
+                        return set_error_message(reterr_message, -EOVERFLOW,
+                                                 "section %s too large for a PE image", sections[i].name);
         }
 
         /* formats.md §2.3: SizeOfImage ends at the last section, rounded up. It never shrinks. */
@@ -478,14 +483,15 @@ static int copy_section(const struct pe_image *img, const char *name, struct pe_
         if (!name)
                 return set_error_message(reterr_message, -EINVAL, "invalid arguments");
         if (find_unique_section(img, name, &s) < 0)
-                return set_error_message(reterr_message, -EBADMSG, "section %s appears more than once", name);
+                return set_error_message(reterr_message, -EBADMSG, "section %s appears more than once",
+                                         name);
         if (!s) {
                 *ret = (struct pe_section_copy){.name = name};
                 return 0;
         }
         if (s->VirtualSize > s->SizeOfRawData || pe_section_data(img, s, &data, &size) < 0)
-                return set_error_message(reterr_message, -EBADMSG, "section %s is larger than its data in the file",
-                                 name);
+                return set_error_message(reterr_message, -EBADMSG,
+                                         "section %s is larger than its data in the file", name);
 
         copy = malloc(size + 1);
         if (!copy)

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "fs-util.h"
+#include "keysource.h"
 #include "log.h"
 #include "pki.h"
+#include "util.h"
 
 static void db_paths(const char *dir, char key[PATH_MAX], char cert[PATH_MAX])
 {
@@ -18,11 +20,15 @@ static void db_paths(const char *dir, char key[PATH_MAX], char cert[PATH_MAX])
 int pki_load(const char *dir, struct pki *ret)
 {
         char key[PATH_MAX], cert[PATH_MAX], *message = NULL;
+        _cleanup_free_ char *key_spec = NULL;
         struct pki p = {};
         int r;
 
         db_paths(dir, key, cert);
-        r = authenticode_signer_load(key, cert, &p.db, &message);
+        /* keys/db/db.uri, when present, names a key in a PKCS#11 token instead of db.key. */
+        r = keysource_bundle_key(dir, "db", &key_spec, &message);
+        if (r >= 0)
+                r = authenticode_signer_load(key_spec, cert, &p.db, &message);
         if (r < 0) {
                 log_error("%s", message ?: strerror(-r));
                 free(message);

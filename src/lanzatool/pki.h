@@ -13,7 +13,8 @@ struct pki {
         size_t db_cert_pem_size;
 };
 
-/* Loads the db key and certificate, logging one message naming the file at fault. */
+/* Loads the db key and certificate, logging one message naming the file at fault. The key is
+ * keys/db/db.key, or the key in a PKCS#11 token that keys/db/db.uri names (keysource.h). */
 int pki_load(const char *dir, struct pki *ret);
 /* Only the db certificate, for verifying (list, verify, remove). */
 int pki_load_certificate(const char *dir, X509 **ret);

@@ -16,6 +16,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "os-release.h"
+#include "pcrsig.h"
 #include "pe-builder.h"
 #include "plan.h"
 #include "sha256.h"
@@ -211,7 +212,10 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
                                             &unsigned_size, &message);
                 if (r < 0)
                         log_error("%s: %s", in->stub_path, message ?: strerror(-r));
-                else {
+                else if (in->pcr_signer)
+                        r = pcr_signer_add_sections(in->pcr_signer, &unsigned_stub, &unsigned_size,
+                                                    k->source, i ? i->source : NULL);
+                if (r >= 0) {
                         r = authenticode_sign(unsigned_stub, unsigned_size, &in->pki->db, &e->stub,
                                               &e->stub_size, &message);
                         if (r < 0)

@@ -38,12 +38,16 @@ struct entry {
         bool present;          /* on the ESP byte for byte already */
 };
 
+struct pcr_signer;
+
 struct plan_inputs {
         const struct pki *pki;
         const uint8_t *stub; /* the unsigned stub binary */
         size_t stub_size;
         const char *stub_path;
         unsigned boot_counting; /* initial tries, 0 = off */
+        /* Adds .pcrpkey and .pcrsig to every stub; NULL: neither. */
+        struct pcr_signer *pcr_signer;
 };
 
 struct plan {

@@ -15,6 +15,7 @@
 #include "generation.h"
 #include "lanzatool.h"
 #include "log.h"
+#include "pcrsig.h"
 #include "plan.h"
 #include "util.h"
 
@@ -29,6 +30,7 @@ struct install {
         size_t n_generations;
         struct plan plan;
         struct systemd_boot_plan sdboot;
+        struct enroll_esp_plan auto_enroll;
         char **keep;          /* entry names that survive: the planned ones and the booted one */
         char **keep_payloads; /* payload names of the planned entries */
         char *previous_default;
@@ -42,6 +44,7 @@ static void install_done(struct install *c)
         free(c->generations);
         plan_done(&c->plan);
         systemd_boot_plan_done(&c->sdboot);
+        enroll_esp_plan_done(&c->auto_enroll);
         strv_free(c->keep);
         strv_free(c->keep_payloads);
         free(c->previous_default);
@@ -90,19 +93,31 @@ static int load_generations(struct install *c, int argc, char *argv[])
 
 static int build_plan(struct install *c)
 {
+        struct pcr_signer signer = {};
         const struct plan_inputs in = {
                 .pki = &c->pki,
                 .stub = c->stub,
                 .stub_size = c->stub_size,
                 .stub_path = arg.stub,
                 .boot_counting = arg.boot_counting,
+                .pcr_signer = arg.pcr_private_key ? &signer : NULL,
         };
+        char *message = NULL;
         int r = 0;
 
+        if (arg.pcr_public_key && !arg.pcr_private_key)
+                return log_error_errno(-EINVAL, "--pcr-public-key= needs --pcr-private-key=");
+        if (arg.pcr_private_key && (r = pcr_signer_load(arg.pcr_private_key, arg.pcr_public_key,
+                                                        arg.pcr_banks, arg.phases, &signer, &message)) < 0) {
+                log_error("%s", message ?: strerror(-r));
+                free(message);
+                return r;
+        }
         for (size_t i = 0; r >= 0 && i < c->n_generations; i++)
                 r = plan_add_generation(&c->plan, &in, c->generations[i]);
         if (r >= 0)
                 r = plan_match_esp(&c->plan, c->esp.fd, arg.boot_counting);
+        pcr_signer_done(&signer);
         return r;
 }
 
@@ -175,6 +190,7 @@ static uint64_t bytes_needed(const struct install *c, uint64_t block)
         for (size_t i = 0; i < 2; i++)
                 if (c->sdboot.write[i])
                         need += round_up(c->sdboot.size, block);
+        need += enroll_esp_bytes(&c->auto_enroll) + enroll_esp_files(&c->auto_enroll) * block;
         /* Directory entries and the loader.conf rewrite. */
         return need + 4 * block;
 }
@@ -290,6 +306,7 @@ static void print_plan(const struct install *c)
         printf("%s " SYSTEMD_BOOT_PATH "\n%s " REMOVABLE_PATH "\n%s " LOADER_CONF_PATH "\n",
                c->sdboot.write[0] ? "write" : "keep ", c->sdboot.write[1] ? "write" : "keep ",
                c->sdboot.write_loader_conf ? "write" : "keep ");
+        enroll_esp_print(&c->auto_enroll);
 }
 
 static int collect_garbage(struct install *c)
@@ -342,6 +359,9 @@ static int install_run(struct install *c, int argc, char *argv[])
                 r = build_plan(c);
         if (r >= 0)
                 r = systemd_boot_plan(c->esp.path, arg.systemd_boot, &c->pki, &arg.loader, &c->sdboot);
+        /* Includes the bricking guard: before anything is written. */
+        if (r >= 0 && arg.loader.auto_enroll)
+                r = enroll_esp_plan(c->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);
         if (r >= 0)
                 r = collect_keep(c);
         if (r >= 0)
@@ -360,6 +380,9 @@ static int install_run(struct install *c, int argc, char *argv[])
         r = write_payloads(c);
         if (r >= 0)
                 r = write_stubs(c);
+        /* The keys before the loader.conf that tells systemd-boot to enroll them. */
+        if (r >= 0)
+                r = enroll_esp_write(c->esp.fd, c->esp.path, &c->auto_enroll);
         if (r >= 0)
                 r = systemd_boot_install(c->esp.fd, &c->sdboot);
         progress_end();
@@ -369,7 +392,8 @@ static int install_run(struct install *c, int argc, char *argv[])
                 r = collect_garbage(c);
         if (r < 0)
                 return r;
-        c->files_written += c->sdboot.write[0] + c->sdboot.write[1] + c->sdboot.write_loader_conf;
+        c->files_written += c->sdboot.write[0] + c->sdboot.write[1] + c->sdboot.write_loader_conf +
+                            enroll_esp_files(&c->auto_enroll);
         ensure_boot_entry(c);
         log_info("%s: %zu entries installed, %u files written", c->esp.path, c->plan.n_entries,
                  c->files_written);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "authenticode.h"
+#include "enroll.h"
 #include "esp.h"
 #include "fs-util.h"
 #include "gc.h"
@@ -14,6 +15,19 @@
 #include "log.h"
 #include "pki.h"
 #include "util.h"
+
+/* Our loader.conf comes with the auto-enrollment payloads it names (install --auto-enroll). */
+static int remove_auto_enroll(const struct esp *esp)
+{
+        static const char *const files[] = {ESP_AUTO_ENROLL_DIR "/PK.auth", ESP_AUTO_ENROLL_DIR "/KEK.auth",
+                                            ESP_AUTO_ENROLL_DIR "/db.auth"};
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(files); i++)
+                r = unlink_at(esp->fd, files[i]);
+        (void)unlinkat(esp->fd, ESP_AUTO_ENROLL_DIR, AT_REMOVEDIR);
+        return r;
+}
 
 /* Removes path when it is ours: loader.conf with our marker, systemd-boot signed by our db key. */
 static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
@@ -34,6 +48,11 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
                 log_info("%s/%s: not installed by lanzatool%s, leaving it", esp->path, path,
                          cert || strcmp(path, LOADER_CONF_PATH) == 0 ? "" : " (no --pki-bundle to tell)");
                 return 0;
+        }
+        if (strcmp(path, LOADER_CONF_PATH) == 0) {
+                int r = remove_auto_enroll(esp);
+                if (r < 0)
+                        return log_error_errno(r, "%s/" ESP_AUTO_ENROLL_DIR ": %s", esp->path, strerror(-r));
         }
         return unlink_at(esp->fd, path);
 }

@@ -203,6 +203,21 @@ vm_debian_uki() { # DIR CMDLINE: DIR/uki.efi from Debian's stub, kernel, test in
 		.linux="$VM_KERNEL" .initrd="$VM_INITRD"
 }
 
+vm_add_program() { # DIR PROGRAM DEST: PROGRAM at DIR/DEST, with the shared libraries ldd lists at their paths
+	local lib
+	install -D -m 0755 "$2" "$1/$3"
+	for lib in $(ldd "$2" | grep -oE '/[^ ]+\.so[^ ]*'); do
+		install -D -m 0755 "$lib" "$1$lib" # dereferenced: the soname link's target, under the soname
+	done
+}
+
+vm_initrd_extend() { # OUT DIR: the test initrd, then DIR as a second archive (for the lzbt.script=1 hook)
+	cp "$VM_INITRD" "$1"
+	truncate -s $((($(stat -c %s "$1") + 3) / 4 * 4)) "$1" # each archive starts 4-byte aligned
+	(cd "$2" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc --owner=0:0 --reproducible --quiet) | gzip -9 -n >>"$1"
+}
+
 vm_predict_pcr11() { # systemd-measure section options (--linux= ...): print the expected sha256 PCR 11
 	local out
 	out=$(/usr/lib/systemd/systemd-measure calculate "$@" --bank=sha256 --phase= 2>&1)
@@ -307,15 +322,17 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 	case $rc in 0 | 124 | 137 | 143) exit 0 ;; *) exit "$rc" ;; esac
 )
 
-# NAME DISK_IMG [--sb|--no-sb] [--tpm|--no-tpm] [--timeout S] (defaults: --sb --no-tpm --timeout 120).
+# NAME DISK_IMG [--sb|--no-sb|--vars FILE] [--tpm|--no-tpm] [--timeout S] (defaults: --sb --no-tpm
+# --timeout 120). --vars boots with FILE itself as the variable store, kept across boots (enrollment).
 # Serial log in $VM_LOGDIR/NAME.log, command line in NAME.cmd. Returns 0 if QEMU ran; judge by the log.
 vm_boot() {
-	local name=$1 disk=$2 sb=1 tpm=0 limit=120 vars
+	local name=$1 disk=$2 sb=1 tpm=0 limit=120 vars=''
 	shift 2
 	while (($#)); do
 		case $1 in
 		--sb) sb=1 ;;
 		--no-sb) sb=0 ;;
+		--vars) vars=$2 && shift ;;
 		--tpm) tpm=1 ;;
 		--no-tpm) tpm=0 ;;
 		--timeout) limit=$2 && shift ;;
@@ -324,9 +341,11 @@ vm_boot() {
 		shift
 	done
 	mkdir -p "$VM_LOGDIR"
-	vars=$VM_LOGDIR/$name.vars.fd
-	# --sb: our enrolled keys (user mode); --no-sb: empty store (setup mode), same firmware.
-	if ((sb)); then cp "$VM_VARS_ENROLLED" "$vars"; else cp "$VM_OVMF_VARS" "$vars"; fi
+	if [[ -z $vars ]]; then
+		vars=$VM_LOGDIR/$name.vars.fd
+		# --sb: our enrolled keys (user mode); --no-sb: empty store (setup mode), same firmware.
+		if ((sb)); then cp "$VM_VARS_ENROLLED" "$vars"; else cp "$VM_OVMF_VARS" "$vars"; fi
+	fi
 	_vm_qemu "$name" "$disk" "$vars" "$tpm" "$limit"
 }
 

@@ -17,7 +17,8 @@
 #define EXTRA_DIR_SUFFIX u".extra.d"
 
 typedef struct {
-        const CHAR16 *dir; /* NULL: the image's own "<image path>.extra.d" */
+        const char *section_file; /* set: a file made from one of our sections, not from a directory */
+        const CHAR16 *dir;        /* NULL: the image's own "<image path>.extra.d" */
         const CHAR16 *suffix;
         const char *target_dir;
         uint32_t dir_mode;
@@ -55,6 +56,20 @@ static const CompanionSpec companion_specs[_COMPANION_MAX] = {
                         .file_mode = 0444,
                         .pcr = TPM2_PCR_SYSEXTS,
                         .description = "System extension initrd",
+                },
+        [COMPANION_PCRSIG] =
+                {
+                        .section_file = "tpm2-pcr-signature.json",
+                        .target_dir = ".extra",
+                        .dir_mode = 0555,
+                        .file_mode = 0444,
+                },
+        [COMPANION_PCRPKEY] =
+                {
+                        .section_file = "tpm2-pcr-public-key.pem",
+                        .target_dir = ".extra",
+                        .dir_mode = 0555,
+                        .file_mode = 0444,
                 },
 };
 
@@ -506,7 +521,7 @@ EFI_STATUS companions_load(const EFI_LOADED_IMAGE_PROTOCOL *image, Companions *r
                 const CompanionSpec *spec = companion_specs + t;
                 const CHAR16 *dir = spec->dir ? spec->dir : extra_dir;
 
-                if (!dir)
+                if (!dir || spec->section_file)
                         continue;
                 if (archive_build(root, dir, spec, c.archives + t) != EFI_SUCCESS || !c.archives[t].data)
                         continue;
@@ -515,6 +530,34 @@ EFI_STATUS companions_load(const EFI_LOADED_IMAGE_PROTOCOL *image, Companions *r
 
         *ret = c;
         return EFI_SUCCESS;
+}
+
+void companions_add_pcr_policy(Companions *c, const void *pcrsig, size_t pcrsig_size, const void *pcrpkey,
+                               size_t pcrpkey_size)
+{
+        const struct {
+                CompanionType type;
+                const void *data;
+                size_t size;
+        } parts[] = {
+                {COMPANION_PCRSIG, pcrsig, pcrsig_size},
+                {COMPANION_PCRPKEY, pcrpkey, pcrpkey_size},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+                const CompanionSpec *spec = companion_specs + parts[i].type;
+                Item item = {.name = (char *)spec->section_file,
+                             .data = (void *)parts[i].data,
+                             .size = parts[i].size,
+                             .read = true};
+                EFI_STATUS err;
+
+                if (parts[i].size == 0)
+                        continue;
+                err = archive_pack(spec, &(ItemList){.items = &item, .n = 1}, c->archives + parts[i].type);
+                if (err != EFI_SUCCESS)
+                        log_error("Cannot pack %s, ignoring: %s.", spec->section_file, efi_status_name(err));
+        }
 }
 
 void companions_free(Companions *c)

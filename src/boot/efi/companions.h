@@ -11,6 +11,8 @@ typedef enum {
         COMPANION_CREDENTIALS,        /* <image>.extra.d\*.cred  -> /.extra/credentials/, PCR 12 */
         COMPANION_GLOBAL_CREDENTIALS, /* \loader\credentials\*.cred -> /.extra/global_credentials/, PCR 12 */
         COMPANION_SYSEXT,             /* <image>.extra.d\*.raw   -> /.extra/sysext/, PCR 13 */
+        COMPANION_PCRSIG,             /* .pcrsig section  -> /.extra/tpm2-pcr-signature.json, not measured */
+        COMPANION_PCRPKEY,            /* .pcrpkey section -> /.extra/tpm2-pcr-public-key.pem, not measured */
         _COMPANION_MAX,
 } CompanionType;
 
@@ -32,5 +34,11 @@ typedef struct {
  * measurement) are logged and leave that archive out: a companion that was not measured is never
  * passed on. Fails only for invalid arguments. */
 EFI_STATUS companions_load(const EFI_LOADED_IMAGE_PROTOCOL *image, Companions *ret);
+
+/* Wraps a signed PCR policy (.pcrsig, may be empty) and its public key (.pcrpkey, may be empty) for
+ * the OS, where systemd-cryptsetup looks for them: never measured, since .pcrsig holds signatures of
+ * the measurements and .pcrpkey is in PCR 11 already. */
+void companions_add_pcr_policy(Companions *c, const void *pcrsig, size_t pcrsig_size, const void *pcrpkey,
+                               size_t pcrpkey_size);
 
 void companions_free(Companions *c);

@@ -29,6 +29,7 @@ EFI_STATUS sections_find(const void *image_base, uint64_t image_size, StubSectio
                 s.unified[i] = section_get(&img, unified_sections[i]);
         s.linux_hash = section_get(&img, LANZABOOTE_SECTION_LINUX_HASH);
         s.initrd_hash = section_get(&img, LANZABOOTE_SECTION_INITRD_HASH);
+        s.pcrsig = section_get(&img, UKI_SECTION_PCRSIG);
         s.external = s.linux_hash.size > 0;
 
         if (s.unified[UNIFIED_SECTION_LINUX].size == 0)

@@ -15,7 +15,8 @@ typedef struct {
         Section unified[_UNIFIED_SECTION_MAX];
         Section linux_hash;
         Section initrd_hash;
-        bool external; /* .linuxh present: .linux and .initrd are ESP paths */
+        Section pcrsig; /* never measured */
+        bool external;  /* .linuxh present: .linux and .initrd are ESP paths */
 } StubSections;
 
 EFI_STATUS sections_find(const void *image_base, uint64_t image_size, StubSections *ret);

@@ -308,6 +308,9 @@ static EFI_STATUS run(EFI_HANDLE image_handle)
                 return err;
 
         (void)companions_load(image, &companions);
+        companions_add_pcr_policy(&companions, sections.pcrsig.data, sections.pcrsig.size,
+                                  sections.unified[UNIFIED_SECTION_PCRPKEY].data,
+                                  sections.unified[UNIFIED_SECTION_PCRPKEY].size);
         if (cmdline_measured >= 0)
                 combine_measured_flag(&companions.parameters_measured, cmdline_measured > 0);
         export_pcr_variables(&companions);

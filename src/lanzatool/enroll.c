@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "efivars.h"
+#include "enroll.h"
+#include "eventlog.h"
+#include "fs-util.h"
+#include "log.h"
+#include "openssl-util.h"
+#include "option-roms.h"
+#include "util.h"
+
+/* Certificates are a few KiB; signature lists and their payloads stay far below the firmware's variable
+ * store, which is some hundred KiB. */
+#define CERTIFICATE_FILE_MAX (1u << 20)
+#define AUTH_FILE_MAX        (1u << 20)
+
+/* An efivarfs file starts with the variable's attributes (u32 LE). */
+#define EFIVAR_ATTRIBUTES_SIZE 4u
+
+/* formats.md §3.4 and §3.8: where each variable lives and whose key signs its updates. */
+static const struct variable {
+        const char *name;
+        const struct efi_guid *vendor;
+        enum secure_boot_key signer;
+        const char *default_name; /* the firmware's built-in value, NULL for PK: never taken */
+} variables[_SECURE_BOOT_KEY_MAX] = {
+        [SECURE_BOOT_PK] = {"PK", &efi_global_variable_guid, SECURE_BOOT_PK, NULL},
+        [SECURE_BOOT_KEK] = {"KEK", &efi_global_variable_guid, SECURE_BOOT_PK, "KEKDefault"},
+        [SECURE_BOOT_DB] = {"db", &efi_image_security_database_guid, SECURE_BOOT_KEK, "dbDefault"},
+};
+
+/* Live writes go in this order: PK last, since it ends setup mode. */
+static const enum secure_boot_key write_order[_SECURE_BOOT_KEY_MAX] = {SECURE_BOOT_DB, SECURE_BOOT_KEK,
+                                                                       SECURE_BOOT_PK};
+
+int enroll_timestamp(struct efi_time *ret)
+{
+        const char *e = getenv(ENROLL_TIMESTAMP_ENV);
+        int r;
+
+        if (e && *e) {
+                if (efi_time_parse(e, ret) < 0)
+                        return log_error_errno(
+                                -EINVAL, "$" ENROLL_TIMESTAMP_ENV ": \"%s\" is not YYYY-MM-DD HH:MM:SS", e);
+                return 0;
+        }
+        r = efi_time_now(ret);
+        return r < 0 ? log_error_errno(r, "cannot read the clock: %s", strerror(-r)) : 0;
+}
+
+/* A certificate file as Microsoft and vendors hand them out: DER, or PEM. */
+static int load_certificate_file(const char *path, X509 **ret)
+{
+        _cleanup_free_ uint8_t *data = NULL;
+        _cleanup_(BIO_freep) BIO *bio = NULL;
+        X509 *x;
+        size_t size;
+        int r;
+
+        r = read_file(path, CERTIFICATE_FILE_MAX, &data, &size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read: %s", path, strerror(-r));
+        bio = BIO_new_mem_buf(data, (int)size); /* size is bounded by CERTIFICATE_FILE_MAX */
+        x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        if (!x) {
+                const uint8_t *p = data;
+                x = d2i_X509(NULL, &p, (long)size);
+        }
+        ERR_clear_error();
+        if (!x)
+                return log_error_errno(-EBADMSG, "%s: neither a PEM nor a DER X.509 certificate", path);
+        *ret = x;
+        return 0;
+}
+
+/* Adds a one-certificate list for each file, owned by the bundle's GUID, unless esl holds it already. */
+static int add_certificate_files(const struct keys *k, const char *const *paths, size_t n, struct blob *esl)
+{
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(X509_freep) X509 *x = NULL;
+                _cleanup_free_ char *message = NULL;
+                struct blob one = {};
+                int r;
+
+                r = load_certificate_file(paths[i], &x);
+                if (r < 0)
+                        return r;
+                r = esl_append_x509(&one, &k->owner, x);
+                if (r >= 0)
+                        r = esl_merge(esl, one.data, one.size, &message);
+                blob_done(&one);
+                if (r < 0)
+                        return log_error_errno(r, "%s: %s", paths[i], message ?: strerror(-r));
+        }
+        return 0;
+}
+
+static void variable_path(const char *name, const struct efi_guid *vendor, char ret[static PATH_MAX])
+{
+        char guid[EFI_GUID_STRING_SIZE];
+
+        efi_guid_to_string(vendor, guid);
+        snprintf(ret, PATH_MAX, "%s/%s-%s", efivarfs_path() ?: "", name, guid);
+}
+
+/* The firmware's defaults are volatile: it sets them at every boot from its own image. A non-volatile one
+ * was written by someone, perhaps by anyone with root, and is no default of the firmware's. */
+static int check_volatile(const char *name, const struct efi_guid *vendor)
+{
+        _cleanup_close_ int fd = -1;
+        char path[PATH_MAX];
+        uint8_t b[EFIVAR_ATTRIBUTES_SIZE];
+
+        variable_path(name, vendor, path);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+                return log_errno(LOG_LEVEL_ERROR, fd < 0 ? errno : EIO, "%s: cannot read its attributes",
+                                 path);
+        if (b[0] & EFI_VARIABLE_NON_VOLATILE)
+                return log_error_errno(
+                        -EPERM,
+                        "%s: non-volatile, so not set by the firmware itself; refusing to trust "
+                        "it as the firmware's built-in keys",
+                        path);
+        return 0;
+}
+
+/* Merges the signature lists the firmware holds in name into esl. */
+static int add_firmware_list(const char *name, const struct efi_guid *vendor, bool is_default,
+                             struct blob *esl)
+{
+        _cleanup_free_ void *data = NULL;
+        _cleanup_free_ char *message = NULL;
+        char guid[EFI_GUID_STRING_SIZE];
+        size_t size = 0;
+        int r;
+
+        efi_guid_to_string(vendor, guid);
+        if (!efivarfs_path())
+                return log_error_errno(-EOPNOTSUPP,
+                                       "%s-%s: no EFI variables, this system was not booted through UEFI",
+                                       name, guid);
+        r = efivar_read(name, guid, &data, &size);
+        if (r == -ENOENT && is_default)
+                return log_error_errno(r, "%s-%s: the firmware has no built-in keys of this kind", name,
+                                       guid);
+        if (r == -ENOENT) {
+                log_info("%s-%s: empty, nothing to keep", name, guid);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (is_default && (r = check_volatile(name, vendor)) < 0)
+                return r;
+        r = esl_merge(esl, data, size, &message);
+        if (r < 0)
+                return log_error_errno(r, "%s-%s: not a valid signature list: %s", name, guid,
+                                       message ?: strerror(-r));
+        return 0;
+}
+
+static int build_list(const struct keys *k, const struct enroll_options *o, enum secure_boot_key v,
+                      struct blob *ret)
+{
+        const struct variable *var = &variables[v];
+        struct blob esl = {};
+        int r;
+
+        r = esl_append_x509(&esl, &k->owner, k->signer[v].certificate);
+        if (r < 0)
+                r = log_error_errno(r, "%s/keys/%s: cannot encode the certificate", k->dir, var->name);
+        if (r >= 0 && v == SECURE_BOOT_KEK)
+                r = add_certificate_files(k, o->add_kek_certs, o->n_add_kek_certs, &esl);
+        if (r >= 0 && v == SECURE_BOOT_DB)
+                r = add_certificate_files(k, o->add_db_certs, o->n_add_db_certs, &esl);
+        if (r >= 0 && var->default_name && o->firmware_builtin)
+                r = add_firmware_list(var->default_name, &efi_global_variable_guid, true, &esl);
+        if (r >= 0 && var->default_name && o->append)
+                r = add_firmware_list(var->name, var->vendor, false, &esl);
+        if (r < 0) {
+                blob_done(&esl);
+                return r;
+        }
+        *ret = esl;
+        return 0;
+}
+
+int enroll_build_lists(const struct keys *k, const struct enroll_options *o,
+                       struct blob ret[static _SECURE_BOOT_KEY_MAX])
+{
+        struct blob esl[_SECURE_BOOT_KEY_MAX] = {};
+        int r = 0;
+
+        for (enum secure_boot_key v = 0; r >= 0 && v < _SECURE_BOOT_KEY_MAX; v++)
+                r = build_list(k, o, v, &esl[v]);
+        if (r < 0) {
+                for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                        blob_done(&esl[v]);
+                return r;
+        }
+        memcpy(ret, esl, sizeof(esl));
+        return 0;
+}
+
+int enroll_sign(const struct keys *k, enum secure_boot_key v, const struct blob *esl,
+                const struct efi_time *timestamp, struct blob *ret)
+{
+        const struct variable *var = &variables[v];
+        _cleanup_free_ char *message = NULL;
+        int r;
+
+        r = authvar_build(var->name, var->vendor, AUTHVAR_ATTRIBUTES, timestamp, esl->data, esl->size,
+                          &k->signer[var->signer], ret, &message);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot sign the update with %s/keys/%s: %s", var->name,
+                                       k->dir, variables[var->signer].name, message ?: strerror(-r));
+        return 0;
+}
+
+void enroll_set_done(struct enroll_set *s)
+{
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++) {
+                blob_done(&s->esl[v]);
+                blob_done(&s->auth[v]);
+        }
+}
+
+int enroll_set_build(const struct keys *k, const struct enroll_options *o, struct enroll_set *ret)
+{
+        struct enroll_set s = {};
+        struct efi_time now;
+        int r;
+
+        r = enroll_timestamp(&now);
+        if (r >= 0)
+                r = enroll_build_lists(k, o, s.esl);
+        for (enum secure_boot_key v = 0; r >= 0 && v < _SECURE_BOOT_KEY_MAX; v++)
+                r = enroll_sign(k, v, &s.esl[v], &now, &s.auth[v]);
+        if (r < 0) {
+                enroll_set_done(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* Whether db holds anything but our own db certificate: something that might verify option ROMs. */
+static int db_has_others(const struct keys *k, const struct blob *db)
+{
+        _cleanup_free_ struct esl_entry *entries = NULL;
+        _cleanup_(openssl_freep) uint8_t *der = NULL;
+        int der_size;
+        size_t n;
+        int r;
+
+        der_size = i2d_X509(k->signer[SECURE_BOOT_DB].certificate, &der);
+        if (der_size <= 0)
+                return -EINVAL;
+        r = esl_parse(db->data, db->size, &entries, &n, NULL);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (!efi_guid_equal(&entries[i].type, &efi_cert_x509_guid) ||
+                    entries[i].size != (size_t)der_size ||
+                    memcmp(entries[i].data, der, entries[i].size) != 0)
+                        return 1;
+        return 0;
+}
+
+static void explain_choices(void)
+{
+        log_error(
+                "refusing; keep db able to verify them with one of:\n"
+                "  --append                           keep what db and KEK hold now (Microsoft's and the\n"
+                "                                     vendor's certificates, typically)\n"
+                "  --firmware-builtin                 add the firmware's built-in dbDefault and KEKDefault\n"
+                "  --add-db-cert=FILE                 add the certificate that signs them, e.g. Microsoft\n"
+                "                                     Corporation UEFI CA 2011\n"
+                "or, when you know that nothing needs them, --yes-this-might-brick-my-machine");
+}
+
+int enroll_guard(const struct keys *k, const struct blob *db, const struct enroll_options *o)
+{
+        const char *path = o->tpm_eventlog ?: TCG_EVENT_LOG_PATH;
+        size_t n = 0;
+        int r;
+
+        r = db_has_others(k, db);
+        if (r != 0)
+                return r < 0 ? log_error_errno(r, "db: malformed signature list") : 0;
+        if (o->allow_brick) {
+                log_warning("db holds our certificate only, and option ROMs are not checked for "
+                            "(--yes-this-might-brick-my-machine)");
+                return 0;
+        }
+        r = option_roms_count(path, &n);
+        if (r == -ENOENT && !o->tpm_eventlog) {
+                log_warning(
+                        "%s: no TPM event log, so whether the firmware runs option ROMs is unknown; if it "
+                        "does (a graphics card, a RAID or network controller), db needs the certificate "
+                        "that signs them as well (--append, --firmware-builtin, --add-db-cert)",
+                        path);
+                return 0;
+        }
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no such file", path);
+        if (r < 0) {
+                log_error("cannot tell whether the firmware runs option ROMs");
+                explain_choices();
+                return r;
+        }
+        if (n == 0) {
+                log_debug("%s: no option ROM drivers", path);
+                return 0;
+        }
+        log_error("%s: the firmware ran %zu option ROM driver%s (EV_EFI_BOOT_SERVICES_DRIVER events) in "
+                  "this boot",
+                  path, n, n == 1 ? "" : "s");
+        log_error("with nothing but our own certificate in db, Secure Boot would refuse %s from the next "
+                  "boot on: "
+                  "no display, no disk, perhaps no way into the firmware setup",
+                  n == 1 ? "it" : "them");
+        explain_choices();
+        return -EPERM;
+}
+
+/* efivar_write() clears the immutable flag that efivarfs puts on these files, on this file only, and sets
+ * it again afterwards; this says so where the user sees it. */
+static void announce_immutable(const char *name, const struct efi_guid *vendor)
+{
+        _cleanup_close_ int fd = -1;
+        char path[PATH_MAX];
+        int flags;
+
+        variable_path(name, vendor, path);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL))
+                log_info("%s: clearing its immutable flag to write it, and setting it again afterwards",
+                         path);
+}
+
+static void explain_write_error(const char *name, const char *guid, int r)
+{
+        /* [LNX] efi_status_to_err(), formats.md §3.9. */
+        switch (-r) {
+        case EACCES:
+                log_error(
+                        "%s-%s: the firmware refused the update (security violation): it is not signed by a "
+                        "key the firmware accepts for %s, or its timestamp is not later than the current "
+                        "one",
+                        name, guid, name);
+                break;
+        case EINVAL:
+                log_error("%s-%s: the firmware found the update malformed (invalid parameter)", name, guid);
+                break;
+        case ENOSPC:
+                log_error("%s-%s: the firmware's variable store is full", name, guid);
+                break;
+        case EROFS:
+                log_error("%s-%s: the firmware does not let the operating system write it (write protected)",
+                          name, guid);
+                break;
+        default:
+                break;
+        }
+}
+
+int enroll_write_variable(enum secure_boot_key v, const struct blob *auth)
+{
+        const struct variable *var = &variables[v];
+        char guid[EFI_GUID_STRING_SIZE];
+        int r;
+
+        efi_guid_to_string(var->vendor, guid);
+        announce_immutable(var->name, var->vendor);
+        r = efivar_write(var->name, guid, AUTHVAR_ATTRIBUTES, auth->data, auth->size);
+        if (r < 0)
+                explain_write_error(var->name, guid, r);
+        return r;
+}
+
+int enroll_require_setup_mode(void)
+{
+        int r;
+
+        if (!efivarfs_path())
+                return log_error_errno(-EOPNOTSUPP,
+                                       "no EFI variables: this system was not booted through UEFI");
+        r = efi_setup_mode();
+        if (r < 0)
+                return log_error_errno(r, "cannot tell whether the firmware is in setup mode");
+        if (r == 0)
+                return log_error_errno(
+                        -EPERM, "the firmware is in user mode, a PK is enrolled: keys are enrolled only "
+                                "in setup mode; clear the Secure Boot keys in the firmware setup first, "
+                                "or use --export-auth=DIR");
+        return 0;
+}
+
+int enroll_live(const struct enroll_set *s)
+{
+        int r;
+
+        r = enroll_require_setup_mode();
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < _SECURE_BOOT_KEY_MAX; i++) {
+                enum secure_boot_key v = write_order[i];
+
+                log_info("enrolling %s (%zu bytes)", variables[v].name, s->esl[v].size);
+                r = enroll_write_variable(v, &s->auth[v]);
+                if (r < 0) {
+                        if (i > 0)
+                                log_error("the firmware is still in setup mode: running enroll-keys again "
+                                          "starts over");
+                        return r;
+                }
+        }
+        r = efi_setup_mode();
+        if (r == 0)
+                log_info("enrolled db, KEK and PK; the firmware is in user mode, Secure Boot is enforced "
+                         "from "
+                         "the next boot on");
+        else
+                log_warning("enrolled db, KEK and PK, but the firmware does not report user mode "
+                            "(SetupMode: %s)",
+                            r > 0 ? "1" : "unreadable");
+        return 0;
+}
+
+int enroll_export(const struct enroll_set *s, const char *dir)
+{
+        _cleanup_close_ int fd = -1;
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot create", dir);
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot open", dir);
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++) {
+                char name[NAME_MAX + 1];
+                int r;
+
+                snprintf(name, sizeof(name), "%s.auth", variables[v].name);
+                r = write_file_atomic_at(fd, name, s->auth[v].data, s->auth[v].size);
+                if (r < 0)
+                        return log_error_errno(r, "%s/%s: cannot write: %s", dir, name, strerror(-r));
+        }
+        log_info("%s: wrote PK.auth, KEK.auth and db.auth", dir);
+        return 0;
+}
+
+/* Whether ESP/loader/keys/auto/NAME.auth is what we would write with its own timestamp; then it is kept,
+ * its bytes in *ret. */
+static int keep_existing(const char *esp, const struct keys *k, enum secure_boot_key v,
+                         const struct blob *esl, struct blob *ret)
+{
+        _cleanup_free_ uint8_t *have = NULL;
+        _cleanup_free_ char *message = NULL;
+        struct blob want = {};
+        struct efi_time timestamp;
+        char path[PATH_MAX];
+        size_t size, offset;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/" ESP_AUTO_ENROLL_DIR "/%s.auth", esp, variables[v].name);
+        if (read_file(path, AUTH_FILE_MAX, &have, &size) < 0)
+                return 0;
+        if (authvar_parse(have, size, &timestamp, &offset, &message) < 0) {
+                log_info("%s: %s, replacing it", path, message ?: "malformed");
+                return 0;
+        }
+        r = enroll_sign(k, v, esl, &timestamp, &want);
+        if (r < 0)
+                return r;
+        if (want.size != size || memcmp(want.data, have, size) != 0) {
+                log_info("%s: other keys, replacing it", path);
+                blob_done(&want);
+                return 0;
+        }
+        *ret = want;
+        return 1;
+}
+
+static int plan_files(const char *esp, const struct keys *k, const struct enroll_options *o,
+                      struct enroll_esp_plan *p)
+{
+        struct blob esl[_SECURE_BOOT_KEY_MAX] = {};
+        bool any = false;
+        struct efi_time now;
+        int r;
+
+        r = enroll_build_lists(k, o, esl);
+        if (r >= 0)
+                r = enroll_timestamp(&now);
+        for (enum secure_boot_key v = 0; r >= 0 && v < _SECURE_BOOT_KEY_MAX; v++) {
+                r = keep_existing(esp, k, v, &esl[v], &p->auth[v]);
+                if (r == 0) {
+                        p->write[v] = any = true;
+                        r = enroll_sign(k, v, &esl[v], &now, &p->auth[v]);
+                }
+        }
+        if (r >= 0 && any)
+                r = enroll_guard(k, &esl[SECURE_BOOT_DB], o);
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                blob_done(&esl[v]);
+        return r;
+}
+
+int enroll_esp_plan(const char *esp, const char *pki_dir, const struct enroll_options *o,
+                    struct enroll_esp_plan *ret)
+{
+        struct enroll_esp_plan p = {};
+        struct keys k = {};
+        int r;
+
+        r = keys_load(pki_dir, &k);
+        if (r >= 0)
+                r = plan_files(esp, &k, o, &p);
+        keys_done(&k);
+        if (r < 0) {
+                enroll_esp_plan_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int enroll_esp_write(int esp_fd, const char *esp, const struct enroll_esp_plan *p)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (enroll_esp_files(p) == 0)
+                return 0;
+        r = mkdir_p_at(esp_fd, ESP_AUTO_ENROLL_DIR);
+        if (r >= 0 && (fd = openat(esp_fd, ESP_AUTO_ENROLL_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                r = -errno;
+        if (r < 0)
+                return log_error_errno(r, "%s/" ESP_AUTO_ENROLL_DIR ": %s", esp, strerror(-r));
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++) {
+                char name[NAME_MAX + 1];
+
+                if (!p->write[v])
+                        continue;
+                snprintf(name, sizeof(name), "%s.auth", variables[v].name);
+                r = write_file_atomic_at(fd, name, p->auth[v].data, p->auth[v].size);
+                if (r < 0)
+                        return log_error_errno(r, "%s/" ESP_AUTO_ENROLL_DIR "/%s: cannot write: %s", esp,
+                                               name, strerror(-r));
+        }
+        return 0;
+}
+
+void enroll_esp_print(const struct enroll_esp_plan *p)
+{
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                if (p->auth[v].data)
+                        printf("%s " ESP_AUTO_ENROLL_DIR "/%s.auth\n", p->write[v] ? "write" : "keep ",
+                               variables[v].name);
+}
+
+size_t enroll_esp_bytes(const struct enroll_esp_plan *p)
+{
+        size_t bytes = 0;
+
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                if (p->write[v])
+                        bytes += p->auth[v].size;
+        return bytes;
+}
+
+unsigned enroll_esp_files(const struct enroll_esp_plan *p)
+{
+        unsigned n = 0;
+
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                n += p->write[v];
+        return n;
+}
+
+void enroll_esp_plan_done(struct enroll_esp_plan *p)
+{
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                blob_done(&p->auth[v]);
+        *p = (struct enroll_esp_plan){};
+}
