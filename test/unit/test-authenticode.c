@@ -4,20 +4,19 @@
  * -S and osslsigncode on our signatures, sbsign's signature over the same image, and openssl asn1parse. Keys
  * are throwaway ones made with openssl in a temporary directory. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "authenticode.h"
 #include "pe-builder.h"
 #include "pe-synth.h"
 #include "pe.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define SEED   UINT64_C(0x61757468656e7469)
@@ -31,104 +30,6 @@
 #define SYSTEMD_BOOT_PADDED_DIGEST "9bf2519c746ec66b569300e423127a9361b47af7f66783c7e1378fb055671ad4"
 
 static char tmpdir[] = "/tmp/test-authenticode-XXXXXX";
-static uint64_t rng_state = SEED;
-
-static uint64_t rng_next(void)
-{
-        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
-static uint8_t *read_file(const char *path, size_t *ret_size)
-{
-        FILE *f = fopen(path, "rb");
-        uint8_t *buf = NULL;
-        long size;
-
-        if (!f)
-                return NULL;
-        if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-                buf = malloc(size);
-                if (buf && fread(buf, 1, size, f) != (size_t)size) {
-                        free(buf);
-                        buf = NULL;
-                }
-                *ret_size = size;
-        }
-        fclose(f);
-        return buf;
-}
-
-static bool write_file(const char *path, const void *data, size_t size)
-{
-        FILE *f = fopen(path, "wb");
-        bool ok;
-
-        if (!f)
-                return false;
-        ok = fwrite(data, 1, size, f) == size;
-        return fclose(f) == 0 && ok;
-}
-
-/* Runs a shell command; returns its exit status, and its output (stdout and stderr) in *ret_output. */
-__attribute__((format(printf, 2, 3))) static int run(char **ret_output, const char *format, ...)
-{
-        char *command, *wrapped, *output = NULL;
-        size_t size = 0;
-        FILE *p, *out;
-        va_list ap;
-        int c, status;
-
-        va_start(ap, format);
-        if (vasprintf(&command, format, ap) < 0)
-                abort();
-        va_end(ap);
-        if (asprintf(&wrapped, "(%s) 2>&1", command) < 0)
-                abort();
-
-        out = open_memstream(&output, &size);
-        p = popen(wrapped, "r");
-        if (!p || !out)
-                abort();
-        while ((c = fgetc(p)) != EOF)
-                fputc(c, out);
-        status = pclose(p);
-        fclose(out);
-        free(command);
-        free(wrapped);
-
-        *ret_output = output;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Runs a command whose output we only want to show on failure. */
-__attribute__((format(printf, 1, 2))) static bool run_quiet(const char *format, ...)
-{
-        char *command, *output = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, format);
-        if (vasprintf(&command, format, ap) < 0)
-                abort();
-        va_end(ap);
-        r = run(&output, "%s", command);
-        if (r != 0)
-                fprintf(stderr, "%s: exit %d:\n%s", command, r, output);
-        free(command);
-        free(output);
-        return r == 0;
-}
-
-static void to_hex(const uint8_t *digest, char out[2 * AUTHENTICODE_DIGEST_SIZE + 1])
-{
-        for (size_t i = 0; i < AUTHENTICODE_DIGEST_SIZE; i++)
-                sprintf(out + 2 * i, "%02x", digest[i]);
-}
-
 static char *temp_path(const char *name)
 {
         char *p;
@@ -175,7 +76,7 @@ static void test_vectors(void)
         size_t size = 0, padded_size;
         int r;
 
-        buf = read_file(SYSTEMD_BOOT, &size);
+        buf = test_read_file(SYSTEMD_BOOT, &size);
         check(buf != NULL, "%s: cannot read", SYSTEMD_BOOT);
         if (!buf)
                 return;
@@ -208,7 +109,7 @@ static void check_pesign_hash(const char *path, const uint8_t *image, size_t siz
 
         check(authenticode_digest(image, size, digest, NULL) == 0, "%s: digest", path);
         to_hex(digest, hex);
-        check(run(&out, "pesign -h -i %s", path) == 0, "%s: pesign -h: %s", path, out);
+        check(run_command(&out, "pesign -h -i %s", path) == 0, "%s: pesign -h: %s", path, out);
         theirs = line_after(out, "hash: ");
         check(theirs && strcmp(theirs, hex) == 0, "%s: pesign hash %s, ours %s", path, theirs, hex);
         printf("pesign -h %s: hash: %s (ours %s)\n", path, theirs, hex);
@@ -264,7 +165,7 @@ static uint8_t *build_stub(const char *path, size_t *ret_size)
         char *error = NULL;
         int r;
 
-        stub = read_file(path, &size);
+        stub = test_read_file(path, &size);
         if (!stub)
                 return NULL;
         r = pe_builder_add_sections(stub, size, sections, sizeof(sections) / sizeof(sections[0]), &out,
@@ -283,19 +184,19 @@ static void check_signature_with_tools(const char *path, const uint8_t *image, s
         uint8_t digest[AUTHENTICODE_DIGEST_SIZE];
         int r;
 
-        r = run(&out, "sbverify --cert %s %s", db, path);
+        r = run_command(&out, "sbverify --cert %s %s", db, path);
         check(r == 0 && strstr(out, "Signature verification OK"), "%s: sbverify --cert db.pem:\n%s", path,
               out);
         printf("sbverify --cert db.pem %s: exit %d: %s", path, r, out);
         free(out);
 
-        r = run(&out, "sbverify --cert %s %s", other, path);
+        r = run_command(&out, "sbverify --cert %s %s", other, path);
         check(r != 0 && !strstr(out, "Signature verification OK"),
               "%s: sbverify --cert other.pem passes:\n%s", path, out);
         printf("sbverify --cert other.pem %s: exit %d: %s", path, r, out);
         free(out);
 
-        r = run(&out, "pesign -S -i %s", path);
+        r = run_command(&out, "pesign -S -i %s", path);
         check(r == 0 && strstr(out, "The signer's common name is lanzaboote-test-db"), "%s: pesign -S:\n%s",
               path, out);
         printf("pesign -S -i %s: exit %d:\n%s", path, r, out);
@@ -303,7 +204,7 @@ static void check_signature_with_tools(const char *path, const uint8_t *image, s
 
         check(authenticode_digest(image, size, digest, NULL) == 0, "%s: digest", path);
         to_hex(digest, hex);
-        r = run(&out, "osslsigncode verify -CAfile %s -in %s", db, path);
+        r = run_command(&out, "osslsigncode verify -CAfile %s -in %s", db, path);
         current = line_after(out, "Current message digest    : ");
         calculated = line_after(out, "Calculated message digest : ");
         check(r == 0 && strstr(out, "Signature verification: ok") && current && calculated &&
@@ -316,8 +217,8 @@ static void check_signature_with_tools(const char *path, const uint8_t *image, s
         free(out);
 
         /* Reproducible means no signingTime; the two attributes every verifier needs must be there. */
-        r = run(&out, "sbattach --detach %s %s >/dev/null && openssl asn1parse -inform DER -in %s", p7, path,
-                p7);
+        r = run_command(&out, "sbattach --detach %s %s >/dev/null && openssl asn1parse -inform DER -in %s",
+                        p7, path, p7);
         check(r == 0 && !strstr(out, "signingTime") && strstr(out, ":messageDigest") &&
                       strstr(out, ":contentType") && strstr(out, ":sha256") && strstr(out, ":rsaEncryption"),
               "%s: asn1parse of the detached PKCS#7:\n%s", path, out);
@@ -369,9 +270,9 @@ static void check_same_content_as_sbsign(const char *sbsign_path, const char *ou
 {
         char *sb_out = NULL, *our_out = NULL, *sb_digest, *our_digest, *sb_attribute, *our_attribute;
 
-        check(run(&sb_out, "osslsigncode verify -CAfile %s/db.pem -in %s", tmpdir, sbsign_path) == 0,
+        check(run_command(&sb_out, "osslsigncode verify -CAfile %s/db.pem -in %s", tmpdir, sbsign_path) == 0,
               "%s: osslsigncode on sbsign's signature:\n%s", label, sb_out);
-        check(run(&our_out, "osslsigncode verify -CAfile %s/db.pem -in %s", tmpdir, our_path) == 0,
+        check(run_command(&our_out, "osslsigncode verify -CAfile %s/db.pem -in %s", tmpdir, our_path) == 0,
               "%s: osslsigncode on ours:\n%s", label, our_out);
         sb_digest = line_after(sb_out, "Current message digest    : ");
         our_digest = line_after(our_out, "Current message digest    : ");
@@ -403,7 +304,7 @@ static void test_sign(const char *input_path, const char *label)
         int r;
 
         if (strcmp(label, "systemd-boot") == 0)
-                input = read_file(input_path, &input_size);
+                input = test_read_file(input_path, &input_size);
         else
                 input = build_stub(input_path, &input_size);
         check(input != NULL, "%s: no input", input_path);
@@ -416,7 +317,7 @@ static void test_sign(const char *input_path, const char *label)
         signed_path = temp_path(name);
         snprintf(name, sizeof(name), "%s.sbsign.efi", label);
         sb_path = temp_path(name);
-        write_file(unsigned_path, input, input_size);
+        test_write_file(unsigned_path, input, input_size);
         check_pesign_hash(unsigned_path, input, input_size);
 
         r = authenticode_sign(input, input_size, &db, &a, &a_size, &error);
@@ -430,7 +331,7 @@ static void test_sign(const char *input_path, const char *label)
         check(r == 0 && again_size == a_size && memcmp(again, a, a_size) == 0,
               "%s: re-signing replaces the signature, same bytes", label);
 
-        check(write_file(signed_path, a, a_size), "write %s", signed_path);
+        check(test_write_file(signed_path, a, a_size), "write %s", signed_path);
         check_signature_with_tools(signed_path, a, a_size);
         check_table_layout(a, a_size, input_size);
         check_pesign_hash(signed_path, a, a_size);
@@ -454,7 +355,7 @@ static void test_sign(const char *input_path, const char *label)
         check(run_quiet("sbsign --key %s/db.key --cert %s/db.pem --output %s %s", tmpdir, tmpdir, sb_path,
                         unsigned_path),
               "%s: sbsign", label);
-        sb = read_file(sb_path, &sb_size);
+        sb = test_read_file(sb_path, &sb_size);
         check(sb && authenticode_digest(sb, sb_size, digest_sb, NULL) == 0 &&
                       authenticode_digest(a, a_size, digest_ours, NULL) == 0 &&
                       memcmp(digest_sb, digest_ours, 32) == 0,
@@ -477,7 +378,7 @@ static void test_sign(const char *input_path, const char *label)
         check(run_quiet("sbsign --key %s/other.key --cert %s/other.pem --output %s %s", tmpdir, tmpdir,
                         sb_path, signed_path),
               "%s: sbsign a second signature", label);
-        sb = read_file(sb_path, &sb_size);
+        sb = test_read_file(sb_path, &sb_size);
         check(sb && authenticode_verify(sb, sb_size, db_cert, NULL) == 0 &&
                       authenticode_verify(sb, sb_size, other_cert, NULL) == 0,
               "%s: two signatures, each verifies", label);
@@ -505,10 +406,10 @@ static void test_sign(const char *input_path, const char *label)
                         printf("tampered %s: %d: %s\n", label, r, error);
                         free(error);
                         error = NULL;
-                        write_file(signed_path, a, a_size);
+                        test_write_file(signed_path, a, a_size);
                         char *out = NULL;
 
-                        check(run(&out, "sbverify --cert %s/db.pem %s", tmpdir, signed_path) != 0,
+                        check(run_command(&out, "sbverify --cert %s/db.pem %s", tmpdir, signed_path) != 0,
                               "%s: sbverify rejects the tampered image too: %s", label, out);
                         free(out);
                 }
@@ -638,8 +539,8 @@ finish:
 int main(void)
 {
         const char *lanzaboote_stub = getenv("LANZABOOTE_STUB");
-        char *ignored = NULL;
 
+        rng_seed(SEED);
         if (!mkdtemp(tmpdir))
                 abort();
         check(make_keys(), "openssl makes the throwaway keys");
@@ -654,7 +555,6 @@ int main(void)
         test_key_errors();
         test_malformed();
 
-        run(&ignored, "rm -rf %s", tmpdir);
-        free(ignored);
+        rm_rf(tmpdir);
         return tests_finish();
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bootspec.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define FIXTURES TEST_DATA_DIR "/bootspec/"
@@ -18,35 +19,6 @@ static struct bootspec untouched;
 static bool streq_ptr(const char *a, const char *b)
 {
         return a && b ? strcmp(a, b) == 0 : a == b;
-}
-
-/* stderr is redirected to a temporary file between capture_begin() and capture_end(). */
-static int saved_stderr = -1;
-static FILE *captured;
-
-static void capture_begin(void)
-{
-        fflush(stderr);
-        captured = tmpfile();
-        saved_stderr = dup(STDERR_FILENO);
-        if (!captured || saved_stderr < 0 || dup2(fileno(captured), STDERR_FILENO) < 0)
-                abort();
-}
-
-static const char *capture_end(void)
-{
-        static char text[8192];
-        size_t n;
-
-        fflush(stderr);
-        if (dup2(saved_stderr, STDERR_FILENO) < 0)
-                abort();
-        close(saved_stderr);
-        rewind(captured);
-        n = fread(text, 1, sizeof(text) - 1, captured);
-        text[n] = '\0';
-        fclose(captured);
-        return text;
 }
 
 static void check_message(const char *what, const char *got, const char *path, const char *message)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cpio.h"
+#include "test-util.h"
 #include "tests.h"
 
 /* magic, inode 0, mode 0, uid 0, gid 0, nlink 1, mtime/filesize/dev/rdev 0, namesize 0xB, check 0 */
@@ -319,17 +320,6 @@ static void test_padding(void)
 
 /* ---- GNU cpio as an independent reader ---------------------------------------------------------- */
 
-static bool write_file(const char *path, const void *data, size_t size)
-{
-        FILE *f = fopen(path, "wb");
-        bool ok;
-
-        if (!f)
-                return false;
-        ok = fwrite(data, 1, size, f) == size;
-        return fclose(f) == 0 && ok;
-}
-
 static bool file_equals(const char *path, const void *data, size_t size)
 {
         uint8_t buf[4096];
@@ -388,7 +378,7 @@ static void test_gnu_cpio(void)
                 return;
         }
         snprintf(path, sizeof(path), "%s/archive.cpio", tmp);
-        check(write_file(path, buf, size), "write %s", path);
+        check(test_write_file(path, buf, size), "write %s", path);
         r = snprintf(
                 cmd, sizeof(cmd),
                 "mkdir %s/out && cd %s/out && cpio -idm --no-absolute-filenames --quiet <../archive.cpio "
@@ -423,8 +413,7 @@ static void test_gnu_cpio(void)
                 check(file_equals(path, files[i].data, files[i].size), "%s: contents", path);
         }
 
-        snprintf(cmd, sizeof(cmd), "chmod -R u+w %s && rm -rf %s", tmp, tmp);
-        check(system(cmd) == 0, "cleanup");
+        check(rm_rf(tmp) == 0, "cleanup");
         free(buf);
 }
 

@@ -14,6 +14,7 @@
 
 #include "efivars.h"
 #include "esp.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define GLOBAL "-" EFI_GLOBAL_GUID_STR
@@ -168,33 +169,8 @@ static const struct esp test_esp = {
 static const struct timespec untouched_time = {.tv_sec = 1000000000};
 
 static char tmpdir[] = "/tmp/test-efivars-XXXXXX";
-static char captured[8192];
-static int saved_stderr = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-        fflush(stderr);
-        capture_file = tmpfile();
-        saved_stderr = dup(STDERR_FILENO);
-        if (!capture_file || saved_stderr < 0 || dup2(fileno(capture_file), STDERR_FILENO) < 0)
-                abort();
-}
-
-static const char *capture_end(void)
-{
-        size_t n;
-
-        fflush(stderr);
-        if (dup2(saved_stderr, STDERR_FILENO) < 0)
-                abort();
-        close(saved_stderr);
-        rewind(capture_file);
-        n = fread(captured, 1, sizeof(captured) - 1, capture_file);
-        captured[n] = '\0';
-        fclose(capture_file);
-        return captured;
-}
+/* What the code under test logged between capture_begin() and capture_end(). */
+static const char *captured = "";
 
 static char *var_path(const char *file)
 {
@@ -316,13 +292,13 @@ static void test_read_errors(void)
 
         capture_begin();
         r = efivar_read("Missing", EFI_LOADER_GUID_STR, &data, &size);
-        capture_end();
+        captured = capture_end();
         check(r == -ENOENT && captured[0] == '\0', "missing: %d: %s", r, captured);
 
         put_file("Short" LOADER, short_file, sizeof(short_file));
         capture_begin();
         r = efivar_read("Short", EFI_LOADER_GUID_STR, &data, &size);
-        capture_end();
+        captured = capture_end();
         check(r == -EBADMSG && strstr(captured, "Short" LOADER ": 2 bytes, too short"), "short: %d: %s", r,
               captured);
 
@@ -332,7 +308,7 @@ static void test_read_errors(void)
         close(fd);
         capture_begin();
         r = efivar_read("Big", EFI_LOADER_GUID_STR, &data, &size);
-        capture_end();
+        captured = capture_end();
         check(r == -EFBIG && strstr(captured, big), "too big: %d: %s", r, captured);
         free(big);
 
@@ -349,16 +325,16 @@ static void test_read_errors(void)
 
         capture_begin();
         r = efivar_write("Huge", EFI_LOADER_GUID_STR, 7, short_file, (1 << 20) + 1);
-        capture_end();
+        captured = capture_end();
         check(r == -EFBIG && !file_exists("Huge" LOADER), "write too big: %d: %s", r, captured);
 
         capture_begin();
         r = efivar_read("../Test", EFI_LOADER_GUID_STR, &data, &size);
-        capture_end();
+        captured = capture_end();
         check(r == -EINVAL, "path in a name: %d", r);
         capture_begin();
         r = efivar_read("Test", "not-a-guid", &data, &size);
-        capture_end();
+        captured = capture_end();
         check(r == -EINVAL, "invalid guid: %d", r);
 }
 
@@ -399,20 +375,20 @@ static void test_strings(void)
         put_file("Odd" LOADER, odd, sizeof(odd));
         capture_begin();
         r = efivar_read_string("Odd", EFI_LOADER_GUID_STR, &s);
-        capture_end();
+        captured = capture_end();
         check(r == -EBADMSG && strstr(captured, "Odd" LOADER ": 3 bytes, an odd size"), "odd: %d: %s", r,
               captured);
 
         put_file("LoneHigh" LOADER, lone_high, sizeof(lone_high));
         capture_begin();
         r = efivar_read_string("LoneHigh", EFI_LOADER_GUID_STR, &s);
-        capture_end();
+        captured = capture_end();
         check(r < 0 && strstr(captured, "LoneHigh" LOADER ": not a valid UTF-16 string"),
               "lone high: %d: %s", r, captured);
         put_file("LoneLow" LOADER, lone_low, sizeof(lone_low));
         capture_begin();
         r = efivar_read_string("LoneLow", EFI_LOADER_GUID_STR, &s);
-        capture_end();
+        captured = capture_end();
         check(r < 0, "lone low: %d", r);
 }
 
@@ -425,7 +401,7 @@ static void test_secure_boot(void)
 
         capture_begin();
         r = efi_secure_boot();
-        capture_end();
+        captured = capture_end();
         check(r == -ENOENT, "no SecureBoot: %d", r);
 
         put_file("SecureBoot" GLOBAL, on, sizeof(on));
@@ -440,7 +416,7 @@ static void test_secure_boot(void)
         put_file("SecureBoot" GLOBAL, wrong, sizeof(wrong));
         capture_begin();
         r = efi_secure_boot();
-        capture_end();
+        captured = capture_end();
         check(r == -EBADMSG, "two-byte SecureBoot: %d", r);
 }
 
@@ -452,7 +428,7 @@ static void test_boot_entry_create(void)
         clear_dir();
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == 0, "create: %d: %s", r, captured);
         check(file_is("Boot0000" GLOBAL, expected_boot_option, sizeof(expected_boot_option)),
               "Boot0000 bytes differ from the hand-derived load option");
@@ -465,7 +441,7 @@ static void test_boot_entry_create(void)
         set_untouched("BootOrder" GLOBAL);
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == 0 && captured[0] == '\0', "second call: %d: %s", r, captured);
         check(is_untouched("Boot0000" GLOBAL) && is_untouched("BootOrder" GLOBAL), "second call wrote");
 
@@ -494,7 +470,7 @@ static void test_boot_order(void)
         put_file("BootOrder" GLOBAL, odd_order, sizeof(odd_order));
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == -EBADMSG && strstr(captured, "BootOrder" GLOBAL ": 3 bytes"), "odd BootOrder: %d: %s", r,
               captured);
 }
@@ -515,7 +491,7 @@ static void test_boot_entry_reuse(void)
         put_file("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x01, 0x00}, 6);
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == 0 && strcmp(captured, "lanzatool: Updated EFI boot entry Boot0005 \"" TITLE "\"\n") == 0,
               "reuse: %d: %s", r, captured);
         check(file_is("Boot0005" GLOBAL, expected_boot_option, sizeof(expected_boot_option)),
@@ -546,7 +522,7 @@ static void test_boot_entry_lowest_free(void)
         put_file("Boot000a" GLOBAL, expected_boot_option, sizeof(expected_boot_option));
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == 0 && strcmp(captured, "lanzatool: Created EFI boot entry Boot0002 \"" TITLE "\"\n") == 0,
               "lowest free: %d: %s", r, captured);
         check(file_is("Boot0002" GLOBAL, expected_boot_option, sizeof(expected_boot_option)),
@@ -564,25 +540,25 @@ static void test_boot_entry_unsupported(void)
         clear_dir();
         capture_begin();
         r = efi_boot_entry_ensure(&relaxed, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == -EOPNOTSUPP && captured[0] == '\0', "relaxed ESP: %d: %s", r, captured);
         check(!file_exists("Boot0000" GLOBAL) && !file_exists("BootOrder" GLOBAL), "relaxed ESP wrote");
 
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, "EFI\\relative.efi", TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == -EINVAL && strstr(captured, "EFI\\relative.efi: not an absolute"),
               "relative path: %d: %s", r, captured);
 
         capture_begin();
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, "bad \xc0\x80 title");
-        capture_end();
+        captured = capture_end();
         check(r == -EINVAL, "overlong UTF-8 title: %d", r);
 
         memcpy(bad_uuid.part_uuid, "0fc0e1a2-3b4c-4d5e-8f60-718293a4b5cg", sizeof(bad_uuid.part_uuid));
         capture_begin();
         r = efi_boot_entry_ensure(&bad_uuid, LOADER_PATH, TITLE);
-        capture_end();
+        captured = capture_end();
         check(r == -EINVAL, "invalid uuid: %d", r);
         check(!file_exists("Boot0000" GLOBAL), "written despite errors");
 }

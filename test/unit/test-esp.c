@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "esp.h"
+#include "test-util.h"
 #include "tests.h"
 
 /* meson treats this exit status as "skipped". */
@@ -26,9 +27,8 @@ static const char sfdisk_script[] =
         "start=10240, size=4096, type=" LINUX_TYPE ", uuid=8A3C4E5F-6071-4283-94A5-B6C7D8E9F0A1\n";
 
 static char tmpdir[] = "/tmp/test-esp-XXXXXX";
-static char captured[8192];
-static int saved_stderr = -1;
-static FILE *capture_file;
+/* What the code under test logged between capture_begin() and capture_end(). */
+static const char *captured = "";
 
 static char *path_in_tmp(const char *name)
 {
@@ -37,31 +37,6 @@ static char *path_in_tmp(const char *name)
         if (asprintf(&p, "%s/%s", tmpdir, name) < 0)
                 abort();
         return p;
-}
-
-/* Log messages of the code under test go to stderr: collect them for the checks. */
-static void capture_begin(void)
-{
-        fflush(stderr);
-        capture_file = tmpfile();
-        saved_stderr = dup(STDERR_FILENO);
-        if (!capture_file || saved_stderr < 0 || dup2(fileno(capture_file), STDERR_FILENO) < 0)
-                abort();
-}
-
-static const char *capture_end(void)
-{
-        size_t n;
-
-        fflush(stderr);
-        if (dup2(saved_stderr, STDERR_FILENO) < 0)
-                abort();
-        close(saved_stderr);
-        rewind(capture_file);
-        n = fread(captured, 1, sizeof(captured) - 1, capture_file);
-        captured[n] = '\0';
-        fclose(capture_file);
-        return captured;
 }
 
 static const char *find_sfdisk(void)
@@ -114,7 +89,7 @@ static void test_esp_partition(const char *image)
 
         capture_begin();
         r = esp_probe_partition(image, 1, &esp);
-        capture_end();
+        captured = capture_end();
         check(r == 0, "probe of partition 1: %d (%s)", r, captured);
         check(strcmp(esp.part_uuid, "0fc0e1a2-3b4c-4d5e-8f60-718293a4b5c6") == 0, "uuid %s", esp.part_uuid);
         check(esp.part_number == 1, "number %u", esp.part_number);
@@ -131,7 +106,7 @@ static void test_not_esp(const char *image)
 
         capture_begin();
         r = esp_probe_partition(image, 2, &esp);
-        capture_end();
+        captured = capture_end();
         check(r == -EMEDIUMTYPE, "probe of partition 2: %d", r);
         snprintf(want, sizeof(want),
                  "lanzatool: %s: partition 2 is not an EFI System Partition (type " LINUX_TYPE
@@ -144,7 +119,7 @@ static void test_not_esp(const char *image)
         esp.path = "/boot";
         capture_begin();
         r = esp_probe_partition(image, 2, &esp);
-        capture_end();
+        captured = capture_end();
         snprintf(want, sizeof(want), "lanzatool: /boot: partition 2 of %s is not an EFI System Partition",
                  image);
         check(r == -EMEDIUMTYPE && strncmp(captured, want, strlen(want)) == 0, "message: %s", captured);
@@ -152,13 +127,13 @@ static void test_not_esp(const char *image)
         esp.path = NULL;
         capture_begin();
         r = esp_probe_partition(image, 3, &esp);
-        capture_end();
+        captured = capture_end();
         snprintf(want, sizeof(want), "lanzatool: %s: partition 3 does not exist\n", image);
         check(r == -ENXIO && strcmp(captured, want) == 0, "partition 3: %d: %s", r, captured);
 
         capture_begin();
         r = esp_probe_partition(image, 0, &esp);
-        capture_end();
+        captured = capture_end();
         check(r == -ENXIO, "partition 0: %d: %s", r, captured);
 }
 
@@ -175,14 +150,14 @@ static void test_not_gpt(void)
         close(fd);
         capture_begin();
         r = esp_probe_partition(blank, 1, &esp);
-        capture_end();
+        captured = capture_end();
         snprintf(want, sizeof(want), "lanzatool: %s: not a GPT disk", blank);
         check(r == -EMEDIUMTYPE && strncmp(captured, want, strlen(want)) == 0, "blank disk: %d: %s", r,
               captured);
 
         capture_begin();
         r = esp_probe_partition(missing, 1, &esp);
-        capture_end();
+        captured = capture_end();
         snprintf(want, sizeof(want), "lanzatool: %s: cannot read the partition table: ", missing);
         check(r == -ENOENT && strncmp(captured, want, strlen(want)) == 0, "missing disk: %d: %s", r,
               captured);
@@ -201,7 +176,7 @@ static void test_relaxed(const char *dir)
         setenv("LANZATOOL_RELAX_ESP_CHECKS", "1", 1);
         capture_begin();
         r = esp_find(dir, &esp);
-        capture_end();
+        captured = capture_end();
         check(r == 0, "relaxed esp_find(%s): %d: %s", dir, r, captured);
         check(captured[0] == '\0', "relaxed mode is silent: %s", captured);
         if (r == 0) {
@@ -220,13 +195,13 @@ static void test_relaxed(const char *dir)
         close(fd);
         capture_begin();
         r = esp_find(file, &esp);
-        capture_end();
+        captured = capture_end();
         check(r == -ENOTDIR && strstr(captured, ": not a directory"), "relaxed on a file: %d: %s", r,
               captured);
 
         capture_begin();
         r = esp_find(missing, &esp);
-        capture_end();
+        captured = capture_end();
         check(r == -ENOENT && strstr(captured, ": does not exist"), "relaxed on nothing: %d: %s", r,
               captured);
         unsetenv("LANZATOOL_RELAX_ESP_CHECKS");
@@ -244,7 +219,7 @@ static void test_strict(const char *dir)
 
         capture_begin();
         r = esp_find(dir, &esp);
-        capture_end();
+        captured = capture_end();
         snprintf(want, sizeof(want), "lanzatool: %s: not a mount point\n", dir);
         check(r < 0 && strcmp(captured, want) == 0, "strict esp_find(%s): %d: %s", dir, r, captured);
         check(esp.path == NULL && esp.fd == -1, "esp written on failure");
@@ -252,7 +227,7 @@ static void test_strict(const char *dir)
         /* /proc is a mount point, of the wrong kind. */
         capture_begin();
         r = esp_find("/proc", &esp);
-        capture_end();
+        captured = capture_end();
         check(r < 0 && strcmp(captured, "lanzatool: /proc: not a FAT file system (it is proc)\n") == 0,
               "strict esp_find(/proc): %d: %s", r, captured);
 

@@ -18,6 +18,7 @@
 #include "eventlog.h"
 #include "pcr4.h"
 #include "pe-synth.h"
+#include "test-util.h"
 #include "tests.h"
 #include "util.h"
 
@@ -35,17 +36,6 @@
 #define TPM2_ALG_SM3_256 0x0012
 
 static char tmpdir[] = "/tmp/test-eventlog-XXXXXX";
-static uint64_t rng_state = SEED;
-
-static uint64_t rng_next(void)
-{
-        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
 struct buf {
         uint8_t data[1 << 16];
         size_t size;
@@ -400,6 +390,7 @@ static void test_authenticode(void)
 
 int main(void)
 {
+        rng_seed(SEED);
         if (!mkdtemp(tmpdir))
                 abort();
         test_replay_and_paths();
@@ -407,9 +398,7 @@ int main(void)
         test_refused();
         test_robustness();
         test_authenticode();
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-        if (system(cmd) != 0)
+        if (rm_rf(tmpdir) < 0)
                 return 1;
         return tests_finish();
 }

@@ -14,6 +14,7 @@
 #include "pcrsig.h"
 #include "pe-builder.h"
 #include "pe-synth.h"
+#include "test-util.h"
 #include "tests.h"
 #include "util.h"
 
@@ -239,6 +240,6 @@ int main(void)
         test_load();
         test_sign();
         test_stub_sections();
-        run("rm -rf %s", tmpdir);
+        rm_rf(tmpdir);
         return tests_finish();
 }

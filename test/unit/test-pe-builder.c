@@ -3,19 +3,18 @@
  * stub we build and see each added section with its exact size, place and bytes, and pefile must agree with
  * our CheckSum. Hostile inputs must fail cleanly, with a message. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pe-builder.h"
 #include "pe-synth.h"
 #include "pe.h"
 #include "sha256.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define SEED   UINT64_C(0x70652d6275696c64)
@@ -46,85 +45,6 @@ static const char pefile_script[] =
         "print('warnings', len(pe.get_warnings()))\n";
 
 static char tmpdir[] = "/tmp/test-pe-builder-XXXXXX";
-static uint64_t rng_state = SEED;
-
-static uint64_t rng_next(void)
-{
-        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
-static uint8_t *read_file(const char *path, size_t *ret_size)
-{
-        FILE *f = fopen(path, "rb");
-        uint8_t *buf = NULL;
-        long size;
-
-        if (!f)
-                return NULL;
-        if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-                buf = malloc(size);
-                if (buf && fread(buf, 1, size, f) != (size_t)size) {
-                        free(buf);
-                        buf = NULL;
-                }
-                *ret_size = size;
-        }
-        fclose(f);
-        return buf;
-}
-
-static bool write_file(const char *path, const void *data, size_t size)
-{
-        FILE *f = fopen(path, "wb");
-        bool ok;
-
-        if (!f)
-                return false;
-        ok = fwrite(data, 1, size, f) == size;
-        return fclose(f) == 0 && ok;
-}
-
-/* Runs a shell command; returns its exit status, and its output (stdout and stderr) in *ret_output. */
-__attribute__((format(printf, 2, 3))) static int run(char **ret_output, const char *format, ...)
-{
-        char *command, *wrapped, *output = NULL;
-        size_t size = 0;
-        FILE *p, *out;
-        va_list ap;
-        int c, status;
-
-        va_start(ap, format);
-        if (vasprintf(&command, format, ap) < 0)
-                abort();
-        va_end(ap);
-        if (asprintf(&wrapped, "(%s) 2>&1", command) < 0)
-                abort();
-
-        out = open_memstream(&output, &size);
-        p = popen(wrapped, "r");
-        if (!p || !out)
-                abort();
-        while ((c = fgetc(p)) != EOF)
-                fputc(c, out);
-        status = pclose(p);
-        fclose(out);
-        free(command);
-        free(wrapped);
-
-        *ret_output = output;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void to_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char out[2 * SHA256_DIGEST_SIZE + 1])
-{
-        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++)
-                sprintf(out + 2 * i, "%02x", digest[i]);
-}
-
 /* The sections lanzatool adds, plus one large section whose size is not a FileAlignment multiple. */
 struct payload {
         struct pe_builder_section sections[7];
@@ -180,11 +100,11 @@ static void check_with_pefile(const char *path, const char *input_path, const st
         unsigned long section_alignment = 0, file_alignment = 0;
 
         snprintf(script, sizeof(script), "%s/pefile-dump.py", tmpdir);
-        if (!write_file(script, pefile_script, strlen(pefile_script)))
+        if (!test_write_file(script, pefile_script, strlen(pefile_script)))
                 abort();
 
-        check(run(&out, PYTHON3 " %s %s", script, path) == 0, "%s: pefile: %s", path, out);
-        check(run(&in, PYTHON3 " %s %s", script, input_path) == 0, "%s: pefile: %s", input_path, in);
+        check(run_command(&out, PYTHON3 " %s %s", script, path) == 0, "%s: pefile: %s", path, out);
+        check(run_command(&in, PYTHON3 " %s %s", script, input_path) == 0, "%s: pefile: %s", input_path, in);
         check(field(out, "checksum") && strncmp(field(out, "checksum"), "True", 4) == 0,
               "%s: pefile CheckSum", path);
         check(field(out, "symbols") && strncmp(field(out, "symbols"), "0 0\n", 4) == 0,
@@ -227,9 +147,10 @@ static void check_with_objdump(const char *path, const struct payload *p)
 {
         char *out = NULL, *headers = NULL;
 
-        check(run(&out, "objdump -p %s", path) == 0 && !strstr(out, "warning") && !strstr(out, "rror"),
+        check(run_command(&out, "objdump -p %s", path) == 0 && !strstr(out, "warning") &&
+                      !strstr(out, "rror"),
               "%s: objdump -p:\n%s", path, out);
-        check(run(&headers, "objdump -h %s", path) == 0, "%s: objdump -h:\n%s", path, headers);
+        check(run_command(&headers, "objdump -h %s", path) == 0, "%s: objdump -h:\n%s", path, headers);
 
         for (size_t i = 0; i < p->n; i++) {
                 char name[16];
@@ -284,7 +205,7 @@ static void test_stub(const char *stub_path, const char *label, size_t n)
         struct pe_image img;
         int r;
 
-        stub = read_file(stub_path, &stub_size);
+        stub = test_read_file(stub_path, &stub_size);
         check(stub != NULL, "%s: cannot read", stub_path);
         if (!stub)
                 return;
@@ -302,7 +223,7 @@ static void test_stub(const char *stub_path, const char *label, size_t n)
               "%s: output parses with pe_parse", stub_path);
 
         snprintf(path, sizeof(path), "%s/%s.efi", tmpdir, label);
-        check(write_file(path, a, a_size), "%s: write", path);
+        check(test_write_file(path, a, a_size), "%s: write", path);
         check_with_objdump(path, &p);
         check_with_pefile(path, stub_path, &p);
         check_read_back(path, &p);
@@ -319,7 +240,7 @@ static void test_checksum_of_debian_files(void)
 {
         for (size_t i = 0; i < sizeof(debian_files) / sizeof(debian_files[0]); i++) {
                 size_t size = 0;
-                uint8_t *buf = read_file(debian_files[i], &size);
+                uint8_t *buf = test_read_file(debian_files[i], &size);
                 struct pe_image img;
 
                 if (!buf || pe_parse(buf, size, PE_LAYOUT_FILE, &img) < 0) {
@@ -346,7 +267,7 @@ static void test_systemd_boot(void)
         char *error = NULL;
         int r;
 
-        buf = read_file(debian_files[1], &size);
+        buf = test_read_file(debian_files[1], &size);
         check(buf != NULL, "%s: cannot read", debian_files[1]);
         if (!buf)
                 return;
@@ -605,8 +526,8 @@ static void test_fuzz(void)
 int main(void)
 {
         const char *lanzaboote_stub = getenv("LANZABOOTE_STUB");
-        char *ignored = NULL;
 
+        rng_seed(SEED);
         if (!mkdtemp(tmpdir))
                 abort();
 
@@ -623,7 +544,6 @@ int main(void)
         test_build_twice();
         test_fuzz();
 
-        run(&ignored, "rm -rf %s", tmpdir);
-        free(ignored);
+        rm_rf(tmpdir);
         return tests_finish();
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pe-loader.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define EXIT_SKIP 77
@@ -69,17 +70,6 @@ static const struct {
 
 /* The RVAs the synthetic relocations patch, the unaligned one and those in zero fill included. */
 static const uint32_t syn_reloc_targets[] = {0x2010, 0x2023, 0x21f8, 0x2ff8, 0x4008};
-
-static uint64_t rng_state = SEED;
-
-static uint64_t rng_next(void)
-{
-        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
 
 static void *xmalloc(size_t n)
 {
@@ -768,26 +758,6 @@ static char *find_kernel(void)
         return found;
 }
 
-static uint8_t *read_file(const char *path, size_t *ret_size)
-{
-        FILE *f = fopen(path, "rb");
-        uint8_t *buf = NULL;
-        long size;
-
-        if (!f)
-                return NULL;
-        if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-                buf = xmalloc((size_t)size);
-                if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-                        free(buf);
-                        buf = NULL;
-                }
-                *ret_size = (size_t)size;
-        }
-        fclose(f);
-        return buf;
-}
-
 /* objdump -p's view of the kernel headers; false when objdump is unusable. */
 struct objdump_view {
         unsigned long long size_of_image, section_alignment, entry, image_base, dll_characteristics;
@@ -1106,6 +1076,7 @@ int main(void)
         char *path;
         int r;
 
+        rng_seed(SEED);
         test_synthetic_load();
         test_synthetic_objdump();
         test_synthetic_errors();
@@ -1114,7 +1085,7 @@ int main(void)
         test_synthetic_fuzz();
 
         path = find_kernel();
-        kernel = path ? read_file(path, &size) : NULL;
+        kernel = path ? test_read_file(path, &size) : NULL;
         if (!kernel) {
                 printf("no kernel (set LANZABOOTE_TEST_KERNEL or run the VM harness): kernel tests "
                        "skipped\n");

@@ -7,6 +7,7 @@
 
 #include "pe-synth.h"
 #include "pe.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define SEED           UINT64_C(0x70652d7061727365)
@@ -25,17 +26,6 @@ static const struct synth_section base_sections[] = {
         {".initrd", 0x100},
 };
 
-static uint64_t rng_state = SEED;
-
-static uint64_t rng_next(void)
-{
-        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
 /* A copy in a buffer of exactly n bytes, so that ASan reports any read past it. */
 static uint8_t *dup_exact(const uint8_t *buf, size_t n)
 {
@@ -45,26 +35,6 @@ static uint8_t *dup_exact(const uint8_t *buf, size_t n)
                 abort();
         memcpy(p, buf, n);
         return p;
-}
-
-static uint8_t *read_file(const char *path, size_t *ret_size)
-{
-        FILE *f = fopen(path, "rb");
-        uint8_t *buf = NULL;
-        long size;
-
-        if (!f)
-                return NULL;
-        if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-                buf = malloc(size);
-                if (buf && fread(buf, 1, size, f) != (size_t)size) {
-                        free(buf);
-                        buf = NULL;
-                }
-                *ret_size = size;
-        }
-        fclose(f);
-        return buf;
 }
 
 /* Reads every byte pe_section_data() hands out, for ASan to check. */
@@ -206,7 +176,7 @@ static void test_real_files(void)
                 const char *path = real_files[i];
                 struct pe_image img;
                 size_t size;
-                uint8_t *buf = read_file(path, &size);
+                uint8_t *buf = test_read_file(path, &size);
 
                 if (!buf) {
                         printf("note: %s missing, skipped\n", path);
@@ -465,6 +435,7 @@ static void test_errno_values(void)
 
 int main(void)
 {
+        rng_seed(SEED);
         printf("seed 0x%016llx\n", (unsigned long long)SEED);
         test_errno_values();
         test_real_files();

@@ -13,6 +13,7 @@
 #include "gc.h"
 #include "pe-builder.h"
 #include "plan.h"
+#include "test-util.h"
 #include "tests.h"
 #include "util.h"
 
@@ -151,14 +152,13 @@ static void test_gc(const char *dir)
 
 int main(void)
 {
-        char dir[] = "/tmp/test-plan-XXXXXX", cmd[PATH_MAX + 16];
+        char dir[] = "/tmp/test-plan-XXXXXX";
 
         if (!mkdtemp(dir))
                 return 1;
         test_stem_length();
         test_stem(dir);
         test_gc(dir);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        (void)system(cmd);
+        rm_rf(dir);
         return tests_finish();
 }

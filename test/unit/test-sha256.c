@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sha256.h"
+#include "test-util.h"
 #include "tests.h"
 
 #define SEED           UINT64_C(0x6c616e7a61626f6f)
@@ -32,24 +33,6 @@ static const struct {
          1, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
         {"a", 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
 };
-
-static uint64_t rng_state = SEED;
-
-/* splitmix64: reproducible on every platform, unlike rand(). */
-static uint64_t rng_next(void)
-{
-        uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-
-        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-        return z ^ (z >> 31);
-}
-
-static void to_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char out[2 * SHA256_DIGEST_SIZE + 1])
-{
-        for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++)
-                sprintf(out + 2 * i, "%02x", digest[i]);
-}
 
 /* Feeds data in random pieces of 0 to max_chunk bytes, zero-length updates included. */
 static void hash_chunked(enum sha256_impl impl, const uint8_t *data, size_t n, size_t max_chunk,
@@ -145,6 +128,7 @@ static void test_selection(void)
 
 int main(void)
 {
+        rng_seed(SEED);
         printf("seed 0x%016llx\n", (unsigned long long)SEED);
         if (!sha256_shani_supported())
                 printf("note: this CPU lacks SHA-NI, only the portable path is tested\n");
