@@ -16,6 +16,7 @@
 
 #include "efivars.h"
 #include "esp.h"
+#include "fs-util.h"
 #include "log.h"
 #include "util.h"
 
@@ -279,59 +280,6 @@ static int efivar_path(const char *name, const char *guid, char **ret)
         return 0;
 }
 
-/* The first guess is the file's size (one byte more, to see the end), later ones double; all are capped
- * at max + 1, and a file that fills that is too big. */
-static size_t next_allocation(size_t allocated, off_t file_size, size_t max)
-{
-        size_t want;
-
-        if (allocated > 0)
-                want = allocated * 2;
-        else if (file_size > 0 && (uint64_t)file_size < max)
-                want = (size_t)file_size + 1;
-        else
-                want = 4096;
-        return want < max + 1 ? want : max + 1;
-}
-
-/* The whole file, at most max bytes. efivarfs sizes may be stale, so st_size is only a first guess. */
-static int read_bounded(int fd, const char *path, size_t max, uint8_t **ret, size_t *ret_size)
-{
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0, allocated = 0;
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot stat", path);
-        for (;;) {
-                ssize_t n;
-
-                if (size == allocated) {
-                        uint8_t *p;
-
-                        if (allocated > max)
-                                return log_error_errno(-EFBIG, "%s: larger than %zu bytes", path, max);
-                        allocated = next_allocation(allocated, st.st_size, max);
-                        p = realloc(buf, allocated);
-                        if (!p)
-                                return log_error_errno(-ENOMEM, "%s: out of memory", path);
-                        buf = p;
-                }
-                n = read(fd, buf + size, allocated - size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot read", path);
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-        }
-        *ret = buf;
-        buf = NULL;
-        *ret_size = size;
-        return 0;
-}
-
 /* Data without the attributes, followed by two NUL bytes that are not counted (a terminated UTF-16
  * string for those who want one). A missing variable is not an error to log. */
 static int efivar_read_path(const char *path, void **ret_data, size_t *ret_size)
@@ -347,7 +295,7 @@ static int efivar_read_path(const char *path, void **ret_data, size_t *ret_size)
                 return log_full_errno(LOG_LEVEL_DEBUG, -ENOENT, "%s: does not exist", path);
         if (fd < 0)
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot open", path);
-        r = read_bounded(fd, path, EFIVAR_ATTRIBUTES_SIZE + EFIVAR_DATA_MAX, &raw, &size);
+        r = read_fd_bounded(fd, path, EFIVAR_ATTRIBUTES_SIZE + EFIVAR_DATA_MAX, &raw, &size);
         if (r < 0)
                 return r;
         if (size < EFIVAR_ATTRIBUTES_SIZE)

@@ -253,3 +253,56 @@ int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_
                 *ret_size = size;
         return 0;
 }
+
+/* The first guess is the file's size (one byte more, to see the end), later ones double; all are capped
+ * at max + 1, and a file that fills that is too big. */
+static size_t next_allocation(size_t allocated, off_t file_size, size_t max)
+{
+        size_t want;
+
+        if (allocated > 0)
+                want = allocated * 2;
+        else if (file_size > 0 && (uint64_t)file_size < max)
+                want = (size_t)file_size + 1;
+        else
+                want = 4096;
+        return want < max + 1 ? want : max + 1;
+}
+
+/* The whole file, at most max bytes. efivarfs sizes may be stale, so st_size is only a first guess. */
+int read_fd_bounded(int fd, const char *path, size_t max, uint8_t **ret, size_t *ret_size)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t size = 0, allocated = 0;
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot stat", path);
+        for (;;) {
+                ssize_t n;
+
+                if (size == allocated) {
+                        uint8_t *p;
+
+                        if (allocated > max)
+                                return log_error_errno(-EFBIG, "%s: larger than %zu bytes", path, max);
+                        allocated = next_allocation(allocated, st.st_size, max);
+                        p = realloc(buf, allocated);
+                        if (!p)
+                                return log_error_errno(-ENOMEM, "%s: out of memory", path);
+                        buf = p;
+                }
+                n = read(fd, buf + size, allocated - size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot read", path);
+                if (n == 0)
+                        break;
+                size += (size_t)n;
+        }
+        *ret = buf;
+        buf = NULL;
+        *ret_size = size;
+        return 0;
+}

@@ -21,6 +21,10 @@
 int read_file_at(int dir_fd, const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size);
 int read_file(const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size);
 
+/* Reads fd (named path in messages) to its end, at most max bytes, without trusting st_size: efivarfs
+ * sizes may be stale and securityfs says 0. Logs what went wrong. */
+int read_fd_bounded(int fd, const char *path, size_t max, uint8_t **ret_data, size_t *ret_size);
+
 /* Atomically replaces dir_fd/name with data (mode 0644), as described above. */
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "eventlog.h"
+#include "fs-util.h"
 #include "log.h"
 #include "option-roms.h"
 #include "util.h"
@@ -33,40 +34,12 @@ int option_roms_count_in(const uint8_t *log, size_t size, size_t *ret_count, cha
 static int read_log(const char *path, uint8_t **ret, size_t *ret_size)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0, allocated = 0;
 
         if (fd < 0 && errno == ENOENT)
                 return -ENOENT;
         if (fd < 0)
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot open", path);
-        for (;;) {
-                ssize_t n;
-
-                if (size == allocated) {
-                        uint8_t *p;
-
-                        if (allocated >= EVENT_LOG_MAX)
-                                return log_error_errno(-EFBIG, "%s: larger than %u bytes", path,
-                                                       EVENT_LOG_MAX);
-                        allocated = allocated ? allocated * 2 : 64 * 1024;
-                        p = realloc(buf, allocated);
-                        if (!p)
-                                return log_error_errno(-ENOMEM, "%s: out of memory", path);
-                        buf = p;
-                }
-                n = read(fd, buf + size, allocated - size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot read", path);
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_size = size;
-        return 0;
+        return read_fd_bounded(fd, path, EVENT_LOG_MAX, ret, ret_size);
 }
 
 int option_roms_count(const char *path, size_t *ret_count)
