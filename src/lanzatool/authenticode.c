@@ -92,32 +92,37 @@ static int certificate_table(const struct pe_image *img, size_t *ret_offset, siz
         return 0;
 }
 
-static void hash_range(struct sha256_ctx *c, const struct pe_image *img, size_t from, size_t to)
+static int hash_range(const struct pe_image *img, size_t from, size_t to, authenticode_update_fn update,
+                      void *userdata)
 {
-        sha256_update(c, img->base + from, to - from);
+        return to > from ? update(userdata, img->base + from, to - from) : 0;
 }
 
 /* formats.md §1.2 steps 1-3: the headers up to SizeOfHeaders, without CheckSum and the certificate entry. */
-static void hash_headers(struct sha256_ctx *c, const struct pe_image *img)
+static int hash_headers(const struct pe_image *img, authenticode_update_fn update, void *userdata)
 {
         size_t checksum = offset_in(img, &img->optional_header->CheckSum);
         size_t end = img->optional_header->SizeOfHeaders;
         const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
+        int r;
 
-        hash_range(c, img, 0, checksum);
-        if (security) {
-                hash_range(c, img, checksum + sizeof(uint32_t), offset_in(img, security));
-                hash_range(c, img, offset_in(img, security + 1), end);
-        } else
-                hash_range(c, img, checksum + sizeof(uint32_t), end);
+        r = hash_range(img, 0, checksum, update, userdata);
+        if (r >= 0 && security) {
+                r = hash_range(img, checksum + sizeof(uint32_t), offset_in(img, security), update, userdata);
+                if (r >= 0)
+                        r = hash_range(img, offset_in(img, security + 1), end, update, userdata);
+        } else if (r >= 0)
+                r = hash_range(img, checksum + sizeof(uint32_t), end, update, userdata);
+        return r;
 }
 
 /* formats.md §1.2 step 5: sections with raw data, in file order. Ties keep table order, so the result never
- * depends on the sort algorithm. Returns how many bytes were hashed. */
-static size_t hash_sections(struct sha256_ctx *c, const struct pe_image *img)
+ * depends on the sort algorithm. */
+static int hash_sections(const struct pe_image *img, authenticode_update_fn update, void *userdata,
+                         uint64_t *hashed)
 {
         const struct pe_section_header *sorted[PE_MAX_SECTIONS];
-        size_t n = 0, total = 0;
+        size_t n = 0;
 
         for (size_t i = 0; i < img->n_sections; i++) {
                 const struct pe_section_header *s = &img->sections[i];
@@ -132,32 +137,54 @@ static size_t hash_sections(struct sha256_ctx *c, const struct pe_image *img)
         }
 
         for (size_t i = 0; i < n; i++) {
-                hash_range(c, img, sorted[i]->PointerToRawData,
-                           (size_t)sorted[i]->PointerToRawData + sorted[i]->SizeOfRawData);
-                total += sorted[i]->SizeOfRawData;
+                int r = hash_range(img, sorted[i]->PointerToRawData,
+                                   (size_t)sorted[i]->PointerToRawData + sorted[i]->SizeOfRawData, update,
+                                   userdata);
+                if (r < 0)
+                        return r;
+                *hashed += sorted[i]->SizeOfRawData;
         }
-        return total;
+        return 0;
+}
+
+int authenticode_hash_regions(const struct pe_image *img, authenticode_update_fn update, void *userdata,
+                              uint64_t *ret_hashed)
+{
+        uint64_t hashed = img->optional_header->SizeOfHeaders;
+        int r;
+
+        r = hash_headers(img, update, userdata);
+        if (r >= 0)
+                r = hash_sections(img, update, userdata, &hashed);
+        if (r < 0)
+                return r;
+        *ret_hashed = hashed;
+        return 0;
+}
+
+static int sha256_update_fn(void *userdata, const uint8_t *data, size_t size)
+{
+        sha256_update(userdata, data, size);
+        return 0;
 }
 
 static int digest_image(const struct pe_image *img, uint8_t ret[static AUTHENTICODE_DIGEST_SIZE])
 {
         struct sha256_ctx c;
-        size_t table_offset, table_size, hashed;
+        size_t table_offset, table_size;
+        uint64_t hashed;
 
         if (certificate_table(img, &table_offset, &table_size) < 0)
                 return -EBADMSG;
 
         sha256_init(&c);
-        hash_headers(&c, img);
-        /* Both terms are bounded by the image size (pe_parse() checked every section): no overflow. */
-        hashed = img->optional_header->SizeOfHeaders + hash_sections(&c, img);
+        (void)authenticode_hash_regions(img, sha256_update_fn, &c, &hashed);
 
         /* Step 6: the trailing data starts at the count of bytes hashed, not at the end of the last section.
          * [EDK2] rejects an image too short for that count plus the table. */
         if (table_size != 0 && hashed > table_offset)
                 return -EBADMSG;
-        if (table_offset > hashed)
-                hash_range(&c, img, hashed, table_offset);
+        (void)hash_range(img, hashed, table_offset, sha256_update_fn, &c);
 
         sha256_final(&c, ret);
         return 0;

@@ -35,6 +35,16 @@ struct authenticode_signer {
 int authenticode_digest(const uint8_t *image, size_t size,
                         uint8_t ret_digest[static AUTHENTICODE_DIGEST_SIZE], char **reterr_message);
 
+struct pe_image;
+typedef int (*authenticode_update_fn)(void *userdata, const uint8_t *data, size_t size);
+
+/* Feeds update() the regions formats.md §1.2 steps 1-5 hash, in order: the headers without CheckSum and the
+ * certificate directory entry, then the sections with raw data in file order. *ret_hashed is the count of
+ * bytes that step 6 starts the trailing data at. The trailing data itself is left to the caller: signature
+ * verification and firmware measurement bound it differently. Stops at update()'s first negative result. */
+int authenticode_hash_regions(const struct pe_image *img, authenticode_update_fn update, void *userdata,
+                              uint64_t *ret_hashed);
+
 /* 1 when the image has a non-empty certificate table (whatever it holds), 0 when it has none, negative when
  * the image or its certificate table is malformed. */
 int authenticode_is_signed(const uint8_t *image, size_t size);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authenticode.h"
 #include "fs-util.h"
 #include "pcr4.h"
 #include "pe.h"
@@ -11,58 +12,12 @@
 
 #define BOOT_LOADER_MAX_SIZE (64u << 20)
 
-static int hash_range(struct pcr_hasher *h, const uint8_t *base, size_t from, size_t to)
+static int pcr_hasher_update_fn(void *userdata, const uint8_t *data, size_t size)
 {
-        return to > from ? pcr_hasher_update(h, base + from, to - from) : 0;
+        return pcr_hasher_update(userdata, data, size);
 }
 
-/* Headers up to SizeOfHeaders without CheckSum and, when there is one, the certificate directory entry. */
-static int hash_headers(struct pcr_hasher *h, const struct pe_image *img)
-{
-        const struct pe_data_directory *security = pe_data_directory(img, IMAGE_DIRECTORY_ENTRY_SECURITY);
-        size_t checksum = (size_t)((const uint8_t *)&img->optional_header->CheckSum - img->base);
-        size_t end = img->optional_header->SizeOfHeaders;
-        int r;
-
-        r = hash_range(h, img->base, 0, checksum);
-        if (r >= 0 && security) {
-                size_t entry = (size_t)((const uint8_t *)security - img->base);
-                r = hash_range(h, img->base, checksum + sizeof(uint32_t), entry);
-                if (r >= 0)
-                        r = hash_range(h, img->base, entry + sizeof(*security), end);
-        } else if (r >= 0)
-                r = hash_range(h, img->base, checksum + sizeof(uint32_t), end);
-        return r;
-}
-
-/* Sections with raw data sorted by PointerToRawData (stable: ties keep table order); adds their sizes to
- * *hashed. */
-static int hash_sections(struct pcr_hasher *h, const struct pe_image *img, uint64_t *hashed)
-{
-        const struct pe_section_header *sorted[PE_MAX_SECTIONS];
-        size_t n = 0;
-
-        for (size_t i = 0; i < img->n_sections; i++) {
-                const struct pe_section_header *s = &img->sections[i];
-                size_t j;
-
-                if (s->SizeOfRawData == 0)
-                        continue;
-                for (j = n++; j > 0 && sorted[j - 1]->PointerToRawData > s->PointerToRawData; j--)
-                        sorted[j] = sorted[j - 1];
-                sorted[j] = s;
-        }
-        for (size_t i = 0; i < n; i++) {
-                int r = hash_range(h, img->base, sorted[i]->PointerToRawData,
-                                   (size_t)sorted[i]->PointerToRawData + sorted[i]->SizeOfRawData);
-                if (r < 0)
-                        return r;
-                *hashed += sorted[i]->SizeOfRawData;
-        }
-        return 0;
-}
-
-/* Unlike authenticode.c, which signs and verifies with SHA-256 only, this hashes with every bank's
+/* Unlike authenticode_digest(), which signs and verifies with SHA-256 only, this hashes with every bank's
  * algorithm, and takes the trailing data exactly as EDK2's measurement does: from the count of bytes hashed
  * up to the file size less the certificate directory's Size, wherever the table lies. */
 int pcr4_authenticode_digests(const uint8_t *image, size_t size, struct pcr_digests *ret,
@@ -83,15 +38,12 @@ int pcr4_authenticode_digests(const uint8_t *image, size_t size, struct pcr_dige
         r = pcr_hasher_init(&h);
         if (r < 0)
                 return set_error_message(reterr_message, r, "out of memory");
-        hashed = img.optional_header->SizeOfHeaders;
-        r = hash_headers(&h, &img);
-        if (r >= 0)
-                r = hash_sections(&h, &img, &hashed);
+        r = authenticode_hash_regions(&img, pcr_hasher_update_fn, &h, &hashed);
         if (r >= 0 && size > hashed) {
                 if (size < hashed + cert_size)
                         r = -EBADMSG;
-                else
-                        r = hash_range(&h, image, (size_t)hashed, (size_t)(size - cert_size));
+                else if (size - cert_size > hashed)
+                        r = pcr_hasher_update(&h, image + hashed, (size_t)(size - cert_size - hashed));
         }
         if (r < 0) {
                 pcr_hasher_done(&h);
