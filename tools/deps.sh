@@ -36,3 +36,38 @@ deps_install() {
                 return 1
         fi
 }
+
+# osslsigncode >= 2.6 for the signature checks (see test/lib/osslsigncode for what 2.5 gets wrong): if the
+# system's is older, bookworm-backports' through a private apt configuration (/etc/apt untouched), unpacked
+# into the VM cache. The directory appears only when the unpacked binary runs and is new enough.
+deps_osslsigncode() {
+        local cache=${LANZABOOTE_TEST_CACHE:-$HOME/.cache/lanzaboote-test} sys apt tmp o ver
+        local wrapper
+        wrapper="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/lib/osslsigncode"
+        sys=$(command -v osslsigncode || true)
+        if [ -n "$sys" ] && LANZABOOTE_OSSLSIGNCODE=$sys "$wrapper" --version >/dev/null 2>&1; then
+                return 0
+        fi
+        [ ! -x "$cache/osslsigncode/usr/bin/osslsigncode" ] || return 0
+        echo "lanzaboote: osslsigncode ${sys:-(none)} is too old; fetching bookworm-backports' into $cache" >&2
+        apt=$cache/apt-backports tmp=$cache/osslsigncode.tmp
+        mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
+                >"$apt/sources.list"
+        o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$apt/lists"
+                -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+        rm -rf "$tmp"
+        mkdir -p "$tmp"
+        if ! apt-get "${o[@]}" -qq update ||
+                ! ver=$(apt-cache "${o[@]}" madison osslsigncode | awk '/bookworm-backports/ {print $3; exit}') ||
+                [ -z "$ver" ] || ! (cd "$tmp" && apt-get "${o[@]}" -qq download "osslsigncode=$ver") ||
+                ! dpkg-deb -x "$tmp"/osslsigncode_*.deb "$tmp/root" ||
+                ! LANZABOOTE_OSSLSIGNCODE=$tmp/root/usr/bin/osslsigncode "$wrapper" --version >/dev/null; then
+                echo "lanzaboote: could not fetch a working osslsigncode from bookworm-backports" >&2
+                rm -rf "$tmp"
+                return 1
+        fi
+        rm -rf "$cache/osslsigncode"
+        mv "$tmp/root" "$cache/osslsigncode"
+        rm -rf "$tmp"
+}

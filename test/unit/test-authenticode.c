@@ -204,7 +204,7 @@ static void check_signature_with_tools(const char *path, const uint8_t *image, s
 
         check(authenticode_digest(image, size, digest, NULL) == 0, "%s: digest", path);
         to_hex(digest, hex);
-        r = run_command(&out, "osslsigncode verify -CAfile %s -in %s", db, path);
+        r = run_command(&out, OSSLSIGNCODE " verify -CAfile %s -in %s", db, path);
         current = line_after(out, "Current message digest    : ");
         calculated = line_after(out, "Calculated message digest : ");
         check(r == 0 && strstr(out, "Signature verification: ok") && current && calculated &&
@@ -270,9 +270,10 @@ static void check_same_content_as_sbsign(const char *sbsign_path, const char *ou
 {
         char *sb_out = NULL, *our_out = NULL, *sb_digest, *our_digest, *sb_attribute, *our_attribute;
 
-        check(run_command(&sb_out, "osslsigncode verify -CAfile %s/db.pem -in %s", tmpdir, sbsign_path) == 0,
+        check(run_command(&sb_out, OSSLSIGNCODE " verify -CAfile %s/db.pem -in %s", tmpdir, sbsign_path) ==
+                      0,
               "%s: osslsigncode on sbsign's signature:\n%s", label, sb_out);
-        check(run_command(&our_out, "osslsigncode verify -CAfile %s/db.pem -in %s", tmpdir, our_path) == 0,
+        check(run_command(&our_out, OSSLSIGNCODE " verify -CAfile %s/db.pem -in %s", tmpdir, our_path) == 0,
               "%s: osslsigncode on ours:\n%s", label, our_out);
         sb_digest = line_after(sb_out, "Current message digest    : ");
         our_digest = line_after(our_out, "Current message digest    : ");

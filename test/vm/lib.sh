@@ -46,6 +46,13 @@ _vm_step() { # NAME OUTPUT KEY CMD...: run CMD unless OUTPUT exists and was made
 	if [[ -e $output && -f $stamp && $(<"$stamp") == "$key" ]]; then return 0; fi
 	_vm_say "preparing $(basename "$stamp")"
 	rm -f "$stamp"
+	# The stamp below is written only because set -e ends the shell at a step's first failing command;
+	# bash ignores set -e inside if/||/&&/!, where a failed step would be recorded as done: refuse.
+	local probe=$(set -e; false; echo ignored) # `local` so that the probe's own status is not seen
+	if [[ $- != *e* || $probe == ignored ]]; then
+		_vm_say "preparing $(basename "$stamp"): set -e is not in effect (vm_prepare inside if/||/&&?)"
+		return 1
+	fi
 	"$@"
 	printf '%s\n' "$key" >"$stamp"
 }
@@ -313,18 +320,24 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 	done
 	wait "$qpid" || rc=$?
 	qpid=''
-	if [[ -z $end ]] && ! end=$(grep -aoE -m1 "$VM_TERMINAL_RE" "$log"); then
-		case $rc in 124 | 137) end=timeout ;; *) end="QEMU exit status $rc" ;; esac
+	if [[ -n $end ]] || end=$(grep -aoE -m1 "$VM_TERMINAL_RE" "$log"); then
+		end=${end%%$'\n'*}
+		_vm_say "$name: $(_vm_elapsed "$t0") s, ended by: $end"
+		exit 0 # a terminal line: QEMU's status is that of our kill (143) or of the timeout racing it
 	fi
-	end=${end%%$'\n'*}
-	_vm_say "$name: $(_vm_elapsed "$t0") s, ended by: $end"
-	# 0 = it ran (a terminal line or a clean exit); QEMU's own failures are passed on.
-	case $rc in 0 | 124 | 137 | 143) exit 0 ;; *) exit "$rc" ;; esac
+	case $rc in
+	0) _vm_say "$name: $(_vm_elapsed "$t0") s, ended by: QEMU exiting by itself (reset or power-off)" ;;
+	124 | 137) _vm_say "$name: timed out after $limit s without a terminal line (log: $log)" ;;
+	*) _vm_say "$name: QEMU exit status $rc without a terminal line (log: $log)" ;;
+	esac
+	# 0 only for a clean exit; a timeout or a killed QEMU is never a boot that happened.
+	exit "$rc"
 )
 
 # NAME DISK_IMG [--sb|--no-sb|--vars FILE] [--tpm|--no-tpm] [--timeout S] (defaults: --sb --no-tpm
 # --timeout 120). --vars boots with FILE itself as the variable store, kept across boots (enrollment).
-# Serial log in $VM_LOGDIR/NAME.log, command line in NAME.cmd. Returns 0 if QEMU ran; judge by the log.
+# Serial log in $VM_LOGDIR/NAME.log, command line in NAME.cmd. Returns 0 if the boot reached a terminal
+# line or QEMU exited by itself; non-zero on a timeout or a QEMU failure. Judge the boot by the log.
 vm_boot() {
 	local name=$1 disk=$2 sb=1 tpm=0 limit=120 vars=''
 	shift 2

@@ -32,6 +32,7 @@ for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	out=$VM_LOGDIR/$name.out
 	t0=$EPOCHREALTIME rc=0
+	echo "start $name ($(date +%H:%M:%S); output in $out)"
 	timeout -k 10 "${VM_TEST_TIMEOUT:-900}" bash "$t" >"$out" 2>&1 || rc=$?
 	case $rc in
 	0)
@@ -39,12 +40,13 @@ for t in "${tests[@]}"; do
 		pass=$((pass + 1))
 		;;
 	77)
-		echo "SKIP $name ($(sed -n 's/^SKIP: //p' "$out" | tail -n 1))"
+		reason=$(sed -n 's/^SKIP: //p' "$out" | tail -n 1)
+		echo "SKIP $name (${reason:-no SKIP: line given})"
 		skip=$((skip + 1))
 		;;
 	*)
-		echo "FAIL $name (exit $rc, $(_vm_elapsed "$t0") s; output in $out)"
-		sed 's/^/    /' "$out"
+		echo "FAIL $name (exit $rc, $(_vm_elapsed "$t0") s; output in $out), its last 40 lines:"
+		tail -n 40 "$out" | sed 's/^/    /'
 		fail=$((fail + 1))
 		;;
 	esac
