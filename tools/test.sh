@@ -58,14 +58,15 @@ format_check() {
 # configure BUILDDIR OPTION=VALUE...: a build dir configured with exactly these options (a dir configured
 # otherwise is reconfigured; one that cannot be is wiped), checked with meson introspect.
 configure() {
-        local dir=$ROOT/$1 opts=() o
+        local dir=$ROOT/$1 opts=() o setup_log=$ROOT/$1/setup.log
         shift
+        mkdir -p "$dir"
         for o; do opts+=("-D$o"); done
         if [ -f "$dir/build.ninja" ]; then
-                meson setup --reconfigure "$dir" "$ROOT" "${opts[@]}" >"$dir.setup.log" 2>&1 ||
-                        meson setup --wipe "$dir" "$ROOT" "${opts[@]}" >"$dir.setup.log" 2>&1 || return 1
+                meson setup --reconfigure "$dir" "$ROOT" "${opts[@]}" >"$setup_log" 2>&1 ||
+                        meson setup --wipe "$dir" "$ROOT" "${opts[@]}" >"$setup_log" 2>&1 || return 1
         else
-                meson setup "$dir" "$ROOT" "${opts[@]}" >"$dir.setup.log" 2>&1 || return 1
+                meson setup "$dir" "$ROOT" "${opts[@]}" >"$setup_log" 2>&1 || return 1
         fi
         meson introspect --buildoptions "$dir" | "$PY" -c '
 import json, sys
@@ -88,12 +89,12 @@ unit_tests() {
         log="$ROOT/$dir/test-run.log"
         echo "== unit and install tests, $label build ($dir/)"
         if ! configure "$dir" "$@"; then
-                tail -20 "$ROOT/$dir.setup.log" || true
+                tail -20 "$ROOT/$dir/setup.log" || true
                 record fail "configure $dir"
                 return
         fi
-        if ! nice ninja -C "$ROOT/$dir" >"$ROOT/$dir.ninja.log" 2>&1; then
-                tail -40 "$ROOT/$dir.ninja.log"
+        if ! nice ninja -C "$ROOT/$dir" >"$ROOT/$dir/ninja.log" 2>&1; then
+                tail -40 "$ROOT/$dir/ninja.log"
                 record fail "build $dir"
                 return
         fi

@@ -1,14 +1,42 @@
 #!/usr/bin/python3
-"""Install invariant checker, independent of lanzatool: reads the stubs with pefile.
+"""Install invariant checker, independent of lanzatool: reads the stubs with pefile, signatures with sbverify.
 
-Every EFI/Linux/nixos-*.efi must be a PE image whose .linux/.initrd sections name files in
-EFI/nixos that exist and hash to the .linuxh/.initrdh sections. With an argument, that entry (the
-previous default) must exist and be sound. Exits 1 naming each problem."""
+check-esp.py [--db PEM] [--keys DIR] ESP [PREVIOUS_DEFAULT...]
+check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key material, of each DIR)
+
+- Every EFI/Linux/nixos-*.efi is a PE image whose .linux (and .initrd, if it has one) names a file in
+  EFI/nixos that exists and hashes to .linuxh (.initrdh); a stub has .initrdh if and only if it has .initrd.
+- Both systemd-boot copies (EFI/systemd/systemd-boot<arch>.efi and EFI/BOOT/BOOT<ARCH>.EFI) are there and
+  are systemd-boot; with --db, they and every stub verify with sbverify against that certificate.
+- loader/loader.conf parses as systemd-boot reads it (known keys, one per line) and has a default that
+  matches an entry.
+- Each PREVIOUS_DEFAULT (a file name in EFI/Linux) exists and is sound.
+- No file holds private key material: no PEM private key, no DER PKCS#8 private key, and with --keys, none
+  of the secret primes of a *.key file under DIR in any encoding that keeps their bytes.
+Exits 1 naming each problem."""
+import argparse
+import fnmatch
 import hashlib
 import os
+import re
+import subprocess
 import sys
 
 import pefile
+
+ARCHES = (("x64", "X64"), ("aa64", "AA64"), ("ia32", "IA32"))
+# systemd-boot's loader.conf keys (systemd 252–257 boot.c), enough to catch a torn or garbled file.
+LOADER_KEYS = {
+    "timeout", "default", "editor", "auto-entries", "auto-firmware", "auto-reboot", "auto-poweroff",
+    "beep", "console-mode", "random-seed-mode", "secure-boot-enroll", "reboot-for-bitlocker",
+    "reboot-on-error", "preferred-profile",
+}
+PEM_PRIVATE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# DER PrivateKeyInfo (RFC 5208): SEQUENCE, INTEGER 0, SEQUENCE { OID rsaEncryption | id-ecPublicKey ...
+DER_PKCS8 = re.compile(rb"\x30(\x82..|\x81.)\x02\x01\x00\x30[\x0d\x13]\x06[\x07\x09]"
+                       rb"(\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01|\x2a\x86\x48\xce\x3d\x02\x01)", re.S)
+# DER RSAPrivateKey (RFC 8017): SEQUENCE, INTEGER 0 (two-prime), INTEGER modulus of 1024–4096 bits.
+DER_PKCS1 = re.compile(rb"\x30(\x82..|\x81.)\x02\x01\x00(\x02\x81\x81|\x02\x82\x01[\x01\x81]|\x02\x82\x02\x01)\x00", re.S)
 
 
 def sections(path):
@@ -20,19 +48,21 @@ def sections(path):
     return found
 
 
-def check(esp, name):
+def check_stub(esp, name):
     path = os.path.join(esp, "EFI", "Linux", name)
     try:
         s = sections(path)
     except Exception as e:  # a torn or truncated stub is exactly what must never happen
         return [f"{path}: not a PE image: {e}"]
     problems = []
+    if ".linux" not in s:
+        problems.append(f"{path}: no .linux")
+    if ".initrd" not in s and ".initrdh" in s:
+        problems.append(f"{path}: .initrdh without .initrd")
     for target, pin in ((".linux", ".linuxh"), (".initrd", ".initrdh")):
         if target not in s:
-            if target == ".linux":
-                problems.append(f"{path}: no .linux")
             continue
-        ref = s[target].decode()
+        ref = s[target].decode("utf-8", "replace")
         if not ref.startswith("\\EFI\\nixos\\") or pin not in s or len(s[pin]) != 32:
             problems.append(f"{path}: {target} is {ref!r} without a proper {pin}")
             continue
@@ -44,14 +74,120 @@ def check(esp, name):
     return problems
 
 
+def check_signature(path, db):
+    r = subprocess.run(["sbverify", "--cert", db, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0 or b"Signature verification OK" not in r.stdout:
+        return [f"{path}: sbverify --cert {db} rejects it: {r.stdout.decode(errors='replace').strip()}"]
+    return []
+
+
+def systemd_boot_copies(esp):
+    problems, copies = [], []
+    for small, big in ARCHES:
+        pair = (os.path.join(esp, "EFI", "systemd", f"systemd-boot{small}.efi"),
+                os.path.join(esp, "EFI", "BOOT", f"BOOT{big}.EFI"))
+        present = [p for p in pair if os.path.isfile(p)]
+        if present and len(present) < 2:
+            problems.append(f"{[p for p in pair if p not in present][0]} is missing")
+        copies += present
+    if not copies:
+        problems.append(f"{esp}: no systemd-boot (EFI/systemd/systemd-boot*.efi, EFI/BOOT/BOOT*.EFI)")
+    for c in copies:
+        try:
+            osrel = sections(c).get(".osrel", b"")
+        except Exception as e:
+            problems.append(f"{c}: not a PE image: {e}")
+            continue
+        if b"ID=systemd-boot" not in osrel:
+            problems.append(f"{c}: not systemd-boot (.osrel has no ID=systemd-boot)")
+    return problems, copies
+
+
+def check_loader_conf(esp, entries):
+    path = os.path.join(esp, "loader", "loader.conf")
+    try:
+        text = open(path, "rb").read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return [f"{path}: unreadable: {e}"]
+    problems = []
+    if text and not text.endswith("\n"):
+        problems.append(f"{path}: last line is cut off")
+    default = None
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition(" ")
+        if key not in LOADER_KEYS or "\0" in line:
+            problems.append(f"{path}:{n}: not a loader.conf line: {line!r}")
+        elif key == "default":
+            default = value.strip()
+    if default is None:
+        problems.append(f"{path}: no default line (lanzatool always writes one)")
+    elif entries and not any(fnmatch.fnmatch(e, default) for e in entries):
+        problems.append(f"{path}: default {default!r} matches no entry in EFI/Linux")
+    return problems
+
+
+def secret_primes(keys_dir):
+    """The prime factors of every RSA *.key under keys_dir, as big-endian bytes."""
+    primes = []
+    for root, _, files in os.walk(keys_dir):
+        for f in files:
+            if not f.endswith(".key"):
+                continue
+            r = subprocess.run(["openssl", "rsa", "-in", os.path.join(root, f), "-noout", "-text"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            for name in ("prime1", "prime2"):
+                m = re.search(name + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", r.stdout)
+                if m:
+                    primes.append(bytes.fromhex(re.sub(r"[\s:]", "", m.group(1))).lstrip(b"\0"))
+    return primes
+
+
+def scan_keys(esp, primes):
+    problems = []
+    for root, _, files in os.walk(esp):
+        for f in files:
+            path = os.path.join(root, f)
+            data = open(path, "rb").read()
+            if PEM_PRIVATE.search(data):
+                problems.append(f"{path}: holds a PEM private key")
+            if DER_PKCS8.search(data) or DER_PKCS1.search(data):
+                problems.append(f"{path}: holds a DER private key")
+            if any(p in data for p in primes):
+                problems.append(f"{path}: holds a secret prime of a test key")
+    return problems
+
+
 def main():
-    esp = sys.argv[1]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", help="certificate every signature must verify against (sbverify --cert)")
+    ap.add_argument("--keys", help="directory whose *.key files must not leak onto the ESP")
+    ap.add_argument("--keys-only", action="store_true", help="only scan the directories for private keys")
+    ap.add_argument("esp")
+    ap.add_argument("previous", nargs="*")
+    args = ap.parse_args()
+    if args.keys_only:
+        primes = secret_primes(args.keys) if args.keys else []
+        problems = [p for d in [args.esp] + args.previous for p in scan_keys(d, primes)]
+        for p in problems:
+            print(p, file=sys.stderr)
+        sys.exit(1 if problems else 0)
+    esp = args.esp
     linux = os.path.join(esp, "EFI", "Linux")
     names = sorted(n for n in os.listdir(linux) if n.startswith("nixos-")) if os.path.isdir(linux) else []
-    problems = [p for n in names for p in check(esp, n)]
-    for required in sys.argv[2:]:
+    problems = [p for n in names for p in check_stub(esp, n)]
+    for required in args.previous:
         if required not in names:
             problems.append(f"previous default {required} is gone")
+    boot_problems, copies = systemd_boot_copies(esp)
+    problems += boot_problems
+    if args.db:
+        for path in [os.path.join(linux, n) for n in names] + copies:
+            problems += check_signature(path, args.db)
+    problems += check_loader_conf(esp, os.listdir(linux) if os.path.isdir(linux) else [])
+    problems += scan_keys(esp, secret_primes(args.keys) if args.keys else [])
     for p in problems:
         print(p, file=sys.stderr)
     sys.exit(1 if problems else 0)

@@ -11,7 +11,21 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=test/lib/bootspec.sh
 source "$HERE/../lib/bootspec.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/lzbt-install.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# on_exit RC [CMD...]: at exit, a test that passed fails if any ESP it made ($T/*esp*) holds private key
+# material; then CMD (a test's own cleanup: its EXIT trap is 'on_exit $? CMD...'), then $T goes.
+on_exit() {
+	local rc=$1 esps
+	shift
+	mapfile -t esps < <(find "$T" -maxdepth 2 -type d -name '*esp*')
+	if ((rc == 0 && ${#esps[@]})) && ! "$PY" "$HERE/check-esp.py" --keys-only --keys "$T" "${esps[@]}"; then
+		echo "FAIL: private key material on the ESP" >&2
+		rc=1
+	fi
+	(($#)) && { "$@" || true; }
+	rm -rf "$T"
+	exit "$rc"
+}
+trap 'on_exit $?' EXIT
 export LANZATOOL_RELAX_ESP_CHECKS=1 LANZATOOL_EFIVARFS=$T/efivars
 mkdir -p "$T/esp" "$T/efivars"
 GEN_ROOT=$T
@@ -46,8 +60,9 @@ esp_snapshot() { # print every file on the ESP with its hash, mode and mtime
 		find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 
-check_esp() { # [PREVIOUS_DEFAULT]: the independent checker of the install invariant
-	"$PY" "$HERE/check-esp.py" "$T/esp" "$@"
+check_esp() { # [PREVIOUS_DEFAULT]: the independent checker of the install invariant, signatures against
+	# $CHECK_ESP_DB (default: the test PKI's db certificate)
+	"$PY" "$HERE/check-esp.py" --db "${CHECK_ESP_DB:-$T/pki/keys/db/db.pem}" --keys "$T" "$T/esp" "$@"
 }
 
 mk_pki "$T/pki"

@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root to mount a small file system"; exit 77; }
 
 mount -t tmpfs -o size=1600k lzbt-esp "$T/esp" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
-trap 'umount "$T/esp"; rm -rf "$T"' EXIT
+trap 'on_exit $? umount "$T/esp"' EXIT
 mk_generation 1 k1
 mk_generation 2 k2
 mk_generation 3 k3

@@ -8,7 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SDM=/usr/lib/systemd/systemd-measure
 [[ -x $SDM ]] || fail "$SDM missing"
 command -v swtpm >/dev/null || fail "swtpm missing"
-RANDOM=6 # the same 20 sets every run
+# shellcheck source=test/lib/random.sh
+source "$HERE/../lib/random.sh"
+rng_init
 
 measure() { "$LANZATOOL" "$@"; }
 
@@ -31,7 +33,8 @@ mkdir -p "$T/tpm"
 TPM_PORT=$(free_ports)
 swtpm socket --tpm2 --tpmstate dir="$T/tpm" --server type=tcp,port="$TPM_PORT",bindaddr=127.0.0.1 \
 	--ctrl type=tcp,port=$((TPM_PORT + 1)),bindaddr=127.0.0.1 --flags startup-clear --pid file="$T/tpm/pid" --daemon
-trap '[[ -s $T/tpm/pid ]] && kill "$(cat "$T/tpm/pid")"; rm -rf "$T"' EXIT
+stop_tpm() { [[ ! -s $T/tpm/pid ]] || kill "$(cat "$T/tpm/pid")"; }
+trap 'on_exit $? stop_tpm' EXIT
 for _ in {1..50}; do [[ -s $T/tpm/pid ]] && break; sleep 0.1; done
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/pcr.key" 2>/dev/null
@@ -39,50 +42,67 @@ openssl pkey -in "$T/pcr.key" -pubout -out "$T/pcr.pem"
 
 mk_file "$T/pool" $((32768 + 3 * 32768)) measure-pool
 
-# random_sections DIR: --linux= always (systemd-measure requires it), each other section systemd 252 knows
-# half of the time, cut from a pool of random bytes; one file in eight is empty, which both must skip.
+# random_sections DIR: sections=(--linux= always (systemd-measure requires it), each other section systemd 252
+# knows half of the time, cut from a pool of random bytes; one file in eight is empty, which both must skip).
 random_sections() {
-	local d=$1 s size args=()
+	local d=$1 s size skip coin
+	sections=()
 	mkdir -p "$d"
 	for s in linux osrel cmdline initrd splash dtb pcrpkey; do
-		[[ $s == linux ]] || ((RANDOM % 2)) || continue
-		size=$((RANDOM % 8 ? RANDOM * 3 : 0))
-		dd if="$T/pool" of="$d/$s" iflag=skip_bytes,count_bytes skip=$RANDOM count="$size" bs=64K status=none
-		args+=("--$s=$d/$s")
+		rng coin 2
+		[[ $s == linux ]] || ((coin)) || continue
+		rng coin 8
+		rng size 32768
+		((coin)) && size=$((size * 3)) || size=0
+		rng skip 32768
+		dd if="$T/pool" of="$d/$s" iflag=skip_bytes,count_bytes skip="$skip" count="$size" bs=64K status=none
+		sections+=("--$s=$d/$s")
 	done
-	printf '%s\n' "${args[@]}"
 }
 
-# random_phases: none (the defaults), "--phase=" alone, or up to three paths with empty words and repeats
+# random_phases: options+=(none (the defaults), "--phase=" alone, or up to three paths with empty words and
+# repeats)
 random_phases() {
-	local words=(enter-initrd leave-initrd sysinit ready shutdown final '') n i j p
-	case $((RANDOM % 3)) in
+	local words=(enter-initrd leave-initrd sysinit ready shutdown final '') n i j k w p kind
+	rng kind 3
+	case $kind in
 	0) ;;
-	1) echo --phase= ;;
+	1) options+=(--phase=) ;;
 	2)
-		for ((i = 0, n = 1 + RANDOM % 3; i < n; i++)); do
+		rng n 3
+		for ((i = 0; i < 1 + n; i++)); do
 			p=''
-			for ((j = 0; j < 1 + RANDOM % 4; j++)); do p+=${p:+:}${words[RANDOM % ${#words[@]}]}; done
-			echo "--phase=$p"
+			rng k 4
+			for ((j = 0; j < 1 + k; j++)); do
+				rng w ${#words[@]}
+				p+=${p:+:}${words[w]}
+			done
+			options+=("--phase=$p")
 		done
-		echo "--phase=$p"
+		options+=("--phase=$p")
 		;;
 	esac
 }
 
-random_banks() { # the default four, or a few given twice and in any case
-	((RANDOM % 2)) || return 0
-	echo --bank=SHA256
-	((RANDOM % 2)) && echo --bank=sha1
-	((RANDOM % 2)) && echo --bank=sha512
-	echo --bank=sha256
+random_banks() { # options+=(the default four, or a few given twice and in any case)
+	local coin
+	rng coin 2
+	((coin)) || return 0
+	options+=(--bank=SHA256)
+	rng coin 2
+	((coin)) && options+=(--bank=sha1)
+	rng coin 2
+	((coin)) && options+=(--bank=sha512)
+	options+=(--bank=sha256)
 }
 
 compared=0
 for i in {1..20}; do
 	d=$T/set$i
-	mapfile -t sections < <(random_sections "$d")
-	mapfile -t options < <(random_phases; random_banks)
+	options=()
+	random_sections "$d"
+	random_phases
+	random_banks
 	"$SDM" calculate "${sections[@]}" "${options[@]}" >"$d/sd.out" 2>"$d/sd.err"
 	measure measure "${sections[@]}" "${options[@]}" >"$d/lz.out" 2>"$d/lz.err" || fail "set $i: measure failed"
 	cmp -s "$d/sd.out" "$d/lz.out" || fail "set $i (${sections[*]} ${options[*]}): $(diff "$d/sd.out" "$d/lz.out")"

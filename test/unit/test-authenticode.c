@@ -456,6 +456,22 @@ static void test_key_errors(void)
         expect_load_failure("other.key", "db.pem", -EKEYREJECTED, "other.key");
 }
 
+/* Whether Authenticode hashes the byte at offset at of a well-formed signed PE32+ image: every byte but the
+ * CheckSum field, the certificate directory entry and the certificate table (from the PE/COFF
+ * specification's offsets, read here without our PE parser). */
+static bool is_hashed_byte(const uint8_t *image, size_t at)
+{
+        uint32_t lfanew, table;
+        size_t optional, checksum, directory;
+
+        memcpy(&lfanew, image + 0x3c, 4);
+        optional = (size_t)lfanew + 4 + 20;
+        checksum = optional + 64;
+        directory = optional + 112 + IMAGE_DIRECTORY_ENTRY_SECURITY * 8;
+        memcpy(&table, image + directory, 4);
+        return !(at - checksum < 4 || at - directory < 8 || at >= table);
+}
+
 /* Damaged images and tables: clean errors, never a crash or a read out of bounds (ASan). */
 static void test_malformed(void)
 {
@@ -463,7 +479,7 @@ static void test_malformed(void)
         struct authenticode_signer db = load_signer("db");
         X509 *cert = load_certificate("db");
         uint8_t *base, *signed_image = NULL, digest[32];
-        size_t size, signed_size = 0, ok = 0, refused = 0;
+        size_t size, signed_size = 0, ok = 0, refused = 0, hashed = 0;
         char *error = NULL;
         int r;
 
@@ -486,27 +502,39 @@ static void test_malformed(void)
                 free(cut);
         }
 
-        /* Random damage anywhere in the signed image. */
+        /* Random damage anywhere in the signed image. A changed byte that Authenticode hashes (anything but
+         * the checksum, the certificate directory entry and the table) must never verify. */
         for (unsigned i = 0; i < N_FUZZ; i++) {
                 uint8_t *buf = malloc(signed_size);
                 size_t where_from = i % 2 ? size : 0;
+                bool hashed_changed = false;
 
                 memcpy(buf, signed_image, signed_size);
-                for (unsigned k = 1 + rng_next() % 3; k > 0; k--)
-                        buf[where_from + rng_next() % (signed_size - where_from)] = (uint8_t)rng_next();
+                for (unsigned k = 1 + rng_next() % 3; k > 0; k--) {
+                        size_t at = where_from + rng_next() % (signed_size - where_from);
+
+                        buf[at] = (uint8_t)rng_next();
+                        hashed_changed |= buf[at] != signed_image[at] && is_hashed_byte(signed_image, at);
+                }
                 r = authenticode_verify(buf, signed_size, cert, &error);
+                check(!(r == 0 && hashed_changed), "fuzz %u: a hashed byte changed, and it still verifies",
+                      i);
                 if (r == 0)
                         ok++;
                 else {
                         refused++;
                         check(error != NULL, "fuzz %u: error %d without message", i, r);
                 }
+                hashed += hashed_changed;
                 free(error);
                 error = NULL;
                 (void)authenticode_digest(buf, signed_size, digest, NULL);
                 free(buf);
         }
-        printf("fuzz: %zu still verify (damage in ignored bytes), %zu refused\n", ok, refused);
+        printf("fuzz: %zu with a hashed byte changed (all refused); %zu still verify (damage in ignored "
+               "bytes), "
+               "%zu refused\n",
+               hashed, ok, refused);
 
         /* A table that does not end the file. */
         {

@@ -13,7 +13,21 @@ static uint64_t rng_state;
 
 void rng_seed(uint64_t seed)
 {
-        rng_state = seed;
+        const char *run_seed = getenv("LANZABOOTE_TEST_SEED");
+        uint64_t n = 0;
+
+        if (run_seed && *run_seed) {
+                char *end;
+
+                n = strtoull(run_seed, &end, 10);
+                if (*end) {
+                        fprintf(stderr, "LANZABOOTE_TEST_SEED=%s is not a number\n", run_seed);
+                        exit(EXIT_FAILURE);
+                }
+        }
+        rng_state = seed ^ n;
+        printf("random seed: LANZABOOTE_TEST_SEED=%llu (0x%016llx for this test)\n", (unsigned long long)n,
+               (unsigned long long)rng_state);
 }
 
 uint64_t rng_next(void)

@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 /* splitmix64: reproducible on every platform, unlike rand(). rng_seed() sets the state; each test seeds
- * it once, with its own seed, before drawing. */
+ * it once, with its own seed, before drawing. LANZABOOTE_TEST_SEED=N (tools/test.sh sets and prints it)
+ * is mixed into every test's seed; the seed used is printed so that a failing run can be repeated. */
 void rng_seed(uint64_t seed);
 uint64_t rng_next(void);
 
