@@ -100,7 +100,7 @@ unit_tests() {
         fi
         rm -f "$ROOT/$dir/meson-logs/testlog.json"
         meson test -C "$ROOT/$dir" --print-errorlogs --num-processes 2 >"$log" 2>&1 || true
-        grep -E '^ *[0-9]+/[0-9]+ ' "$log" | sed "s|lanzaboote:|$label: |" || true
+        grep -E '^ *[0-9]+/[0-9]+ ' "$log" | awk '!seen[$0]++' | sed "s|lanzaboote:|$label: |" || true
         local ok fail timeout skip
         ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log")
         fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log")

@@ -51,6 +51,7 @@ save_vars() { # NAME: db and KEK as efivarfs shows them, into lzbt-test/{db,KEK}
 }
 finish() { # the new certificates for the host, then done
 	cp /lzbt/pki/keys/db/db.pem /lzbt/pki/keys/KEK/KEK.pem /mnt/esp/lzbt-test/
+	for k in /lzbt/pki/keys/*/*.key; do echo "LZBT KEYMODE \$(stat -c %a "\$k") \${k#/lzbt/pki/}"; done
 	if [ -e /lzbt/pki/rotate-keys ]; then echo "LZBT ROTATE leftover"; fi
 	touch /mnt/esp/lzbt-test/done
 	umount /mnt/esp

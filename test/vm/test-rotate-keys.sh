@@ -29,6 +29,10 @@ vm_assert_has "$n" '^LZBT SCRIPT'
 vm_assert_value "$n" ROTATE1 rc=1
 vm_assert_value "$n" ROTATE2 rc=0
 vm_assert_lacks "$n" '^LZBT ROTATE leftover'
+# The keys rotate-keys made are 0400 like those of create-keys (the guest's `stat -c %a` of each key).
+vm_assert_has "$n" '^LZBT KEYMODE 400 keys/KEK/KEK\.key'
+vm_assert_has "$n" '^LZBT KEYMODE 400 keys/db/db\.key'
+vm_assert_lacks "$n" '^LZBT KEYMODE ([^4]|4[^0]|40[^0]|400[^ ])'
 rotate_fetch "$w"
 
 guid=$(<"$VM_PKI/GUID")
