@@ -12,5 +12,11 @@ cp "$w/uki.efi" "$w/esp/EFI/Linux/debian.efi"
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb --no-tpm
 
-vm_assert_has "$n" 'Access Denied|Error loading'
+# The firmware started systemd-boot (it would print "failed to load Boot0002 ...: Access Denied" had it
+# refused BOOTX64.EFI) ...
+vm_assert_has "$n" 'BdsDxe: starting Boot0002 '
+vm_assert_lacks "$n" 'BdsDxe: failed to load Boot0002 '
+# ... and systemd-boot's LoadImage of that very UKI was denied (systemd-boot's own message, with its path).
+vm_assert_has "$n" 'Error loading \\EFI\\Linux\\debian\.efi: Access Denied'
+# The kernel never ran: the initrd's marker is absent.
 vm_assert_lacks "$n" 'LZBT MARKER'
