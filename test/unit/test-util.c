@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,4 +183,21 @@ const char *capture_end(void)
         text[n] = '\0';
         fclose(capture_file);
         return text;
+}
+
+bool pesign_digest(const char *path, char hex[2 * 32 + 1])
+{
+        char *out = NULL, *at;
+        bool ok = false;
+
+        if (run_command(&out, "pesign -h -d sha256 -i %s", path) == 0 && (at = strstr(out, "hash: ")) &&
+            strspn(at + 6, "0123456789abcdef") == 64) {
+                memcpy(hex, at + 6, 64);
+                hex[64] = '\0';
+                ok = true;
+        }
+        if (!ok)
+                fprintf(stderr, "pesign -h -i %s:\n%s", path, out ? out : "");
+        free(out);
+        return ok;
 }

@@ -38,3 +38,7 @@ int rm_rf(const char *path);
  * returns what was written in the meantime (up to 8 KiB), valid until the next capture_end(). */
 void capture_begin(void);
 const char *capture_end(void);
+
+/* The SHA-256 Authenticode digest of a PE file as pesign computes it (`pesign -h`), in lowercase hex: the
+ * expected value for our digest code, from a tool we did not write. False when pesign fails. */
+bool pesign_digest(const char *path, char hex[2 * 32 + 1]);
