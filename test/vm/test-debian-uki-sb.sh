@@ -13,6 +13,9 @@ vm_sign "$w/uki.efi" "$w/esp/EFI/Linux/debian.efi"
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb --tpm
 
+# Which line proves what: "LZBT MARKER initrd-reached" is printed by our initrd's /init, so the kernel and
+# initrd of the signed UKI ran; "LZBT SecureBoot=1"/"SetupMode=0" are the firmware's variables, read in the
+# guest; "LZBT PCR11=" is the TPM's PCR 11, compared with systemd-measure's prediction.
 vm_assert_has "$n" '^LZBT MARKER initrd-reached'
 vm_assert_value "$n" SecureBoot 1
 vm_assert_value "$n" SetupMode 0

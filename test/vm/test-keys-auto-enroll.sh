@@ -26,6 +26,9 @@ vm_assert_has keys-auto-enroll 'Enrolling secure boot keys'
 vm_assert_lacks keys-auto-enroll "LZBT MARKER|$VM_TERMINAL_RE"
 
 vm_boot keys-auto-sb "$w/disk.img" --vars "$w/vars.fd"
+# Second boot: "LZBT SecureBoot=1"/"SetupMode=0" (the firmware's variables, read in the guest) prove the
+# enrollment took; "LZBT MARKER" and "LZBT CMDLINE ... gen2": the newest entry, signed by the new keys, ran;
+# "LZBT VAR LoaderEntrySelected": systemd-boot chose it.
 vm_assert_has keys-auto-sb '^LZBT MARKER initrd-reached'
 vm_assert_value keys-auto-sb SecureBoot 1
 vm_assert_value keys-auto-sb SetupMode 0

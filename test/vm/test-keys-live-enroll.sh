@@ -42,6 +42,10 @@ status() { # NAME LINE KEY: the JSON value of KEY in the "LZBT LINE" status line
 PY=/usr/bin/python3
 
 vm_boot keys-live-1 "$w/disk.img" --vars "$w/vars.fd" --tpm
+# Boot 1: "LZBT SetupMode=1"/"SecureBoot=0" show the starting state; the "LZBT ENROLL" lines are lanzatool's
+# own output in the guest and "LZBT ENROLL-RC" its exit status. Boot 2: "LZBT SecureBoot=1"/"SetupMode=0"
+# come from the firmware, so the variables were really written; "LZBT CMDLINE ... gen1": the entry signed by
+# the enrolled db key booted.
 vm_assert_value keys-live-1 SetupMode 1
 vm_assert_value keys-live-1 SecureBoot 0
 vm_assert_has keys-live-1 '^LZBT ENROLL lanzatool: enrolling db'

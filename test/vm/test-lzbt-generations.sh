@@ -15,6 +15,8 @@ lzbt_generation "$w" 3
 boot_expect() { # NAME GENERATION
 	vm_make_disk "$w/esp" "$w/disk.img"
 	vm_boot "$1" "$w/disk.img" --sb --tpm
+	# "LZBT CMDLINE" with lzbt.test=genN: generation N's command line reached the kernel; "LZBT VAR
+	# LoaderEntrySelected": systemd-boot itself says it chose that entry file.
 	vm_assert_has "$1" "^LZBT CMDLINE .*lzbt.test=gen$2( |\$)"
 	vm_assert_value "$1" 'VAR LoaderEntrySelected' "$(utf16_hex "$(basename "$(lzbt_entry "$w" "$2")")")"
 }

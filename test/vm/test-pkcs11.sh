@@ -43,6 +43,9 @@ diff -r "$w/esp" "$w/esp-token" >/dev/null || vm_fail "$n" "the token-signed ESP
 
 vm_make_disk "$w/esp-token" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb
+# "LZBT MARKER" and "LZBT CMDLINE ... gen1": the token-signed stub and its kernel ran under "LZBT
+# SecureBoot=1" (the firmware's variable), so the firmware accepted the token's signatures of systemd-boot
+# and the stub; "LZBT VAR LoaderEntrySelected": systemd-boot started that entry.
 vm_assert_has "$n" '^LZBT MARKER initrd-reached'
 vm_assert_has "$n" '^LZBT CMDLINE .*lzbt.test=gen1( |$)'
 vm_assert_value "$n" SecureBoot 1

@@ -60,6 +60,8 @@ GUEST
 )"
 
 vm_boot "$n" "$w/disk.img" --sb --timeout 900
+# "LZBT SCRIPT": the guest harness ran; "LZBT CRASHLOOP ... rc=0": a run finished after the kills; no
+# "LZBT ROTATE leftover": no rotation state remained. The states themselves are judged on the host below.
 vm_assert_has "$n" '^LZBT SCRIPT'
 vm_assert_lacks "$n" '^LZBT ROTATE leftover'
 rotate_fetch "$w"

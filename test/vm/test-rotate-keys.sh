@@ -25,6 +25,8 @@ save_vars end
 finish'
 
 vm_boot "$n" "$w/disk.img" --sb --timeout 600
+# "LZBT ROTATE1/ROTATE2 rc=" are rotate-keys' exit statuses in the guest; the variables and certificates
+# it left are fetched from the ESP (rotate_fetch) and compared with cert-to-efi-sig-list's output.
 vm_assert_has "$n" '^LZBT SCRIPT'
 vm_assert_value "$n" ROTATE1 rc=1
 vm_assert_value "$n" ROTATE2 rc=0
@@ -61,6 +63,8 @@ done
 # The rotated ESP boots with the rotated variables; the old one is refused.
 cp "$VM_LOGDIR/$n.vars.fd" "$w/vars-rotated.fd"
 vm_boot "$n-after" "$w/disk.img" --vars "$w/vars-rotated.fd"
+# "LZBT ROTATE done-before": the guest harness found the finished rotation; "LZBT CMDLINE ... gen1" under
+# "LZBT SecureBoot=1": the re-signed entry booted with the rotated variables.
 vm_assert_has "$n-after" '^LZBT ROTATE done-before'
 vm_assert_has "$n-after" '^LZBT CMDLINE .*lzbt.test=gen1( |$)'
 vm_assert_value "$n-after" SecureBoot 1
@@ -68,5 +72,7 @@ vm_assert_value "$n-after" SecureBoot 1
 vm_make_disk "$w/esp-old" "$w/disk-old.img"
 cp "$VM_LOGDIR/$n.vars.fd" "$w/vars-rotated.fd"
 vm_boot "$n-old-esp" "$w/disk-old.img" --vars "$w/vars-rotated.fd"
+# The old ESP's systemd-boot is signed by the old db key only: the firmware itself refuses the removable-media
+# loader (its own "BdsDxe: failed to load Boot0002 ..." line), and no kernel ran (no "LZBT MARKER").
 vm_assert_lacks "$n-old-esp" '^LZBT MARKER'
-vm_assert_has "$n-old-esp" 'Access Denied|Security Violation'
+vm_assert_has "$n-old-esp" 'BdsDxe: failed to load Boot0002 .*(Access Denied|Security Violation)'

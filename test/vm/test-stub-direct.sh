@@ -15,6 +15,10 @@ stub_inputs "$w" "$(lzbt_entry "$w" 1)"
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb --tpm
 
+# "LZBT MARKER initrd-reached" (our initrd's /init) proves our stub, started by the firmware itself, booted
+# the pinned kernel and initrd; each "LZBT VAR X=hex" is the variable X as efivarfs shows it in the guest,
+# compared with systemd's encoding made here; "LZBT PCR11=" is the TPM's, compared with systemd-measure's
+# prediction from the sections objcopy extracts (stub_predict_pcr11).
 vm_assert_has "$n" '^LZBT MARKER initrd-reached'
 version=$(sed -n "s/^ *version : '\(.*\)',/\1/p" "$(dirname "${BASH_SOURCE[0]}")/../../meson.build")
 vm_assert_value "$n" 'VAR StubInfo' "$(utf16_hex "lanzaboote $version")"

@@ -15,6 +15,9 @@ stub_inputs "$w" "$(lzbt_entry "$w" 1)"
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --sb --tpm
 
+# "LZBT MARKER initrd-reached": the kernel and initrd read from the ESP ran; "LZBT CMDLINE" with
+# lzbt.test=gen1: it was generation 1's stub; "LZBT SecureBoot=1": under Secure Boot; "LZBT PCR11=": the
+# TPM's, compared with systemd-measure's prediction from objcopy's sections and the pinned files.
 vm_assert_has "$n" '^LZBT MARKER initrd-reached'
 vm_assert_has "$n" '^LZBT CMDLINE .*lzbt.test=gen1'
 vm_assert_value "$n" SecureBoot 1

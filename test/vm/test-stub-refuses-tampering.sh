@@ -24,6 +24,8 @@ case_() {
 	(cd "$w/esp-$n/EFI/nixos" && eval "$3")
 	vm_make_disk "$w/esp-$n" "$w/disk.img"
 	vm_boot "$n" "$w/disk.img" --sb --tpm
+	# No "LZBT MARKER": the initrd's /init never ran; MSG is the stub's own refusal naming the file;
+	# "Failed to execute" is systemd-boot's, printed when the stub returned control with an error.
 	vm_assert_lacks "$n" '^LZBT MARKER'
 	vm_assert_has "$n" "$msg"
 	vm_assert_has "$n" 'Failed to execute'

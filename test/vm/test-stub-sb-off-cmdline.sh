@@ -18,6 +18,9 @@ printf 'title custom\nefi /EFI/Linux/%s\noptions %s\n' "$(basename "$(lzbt_entry
 vm_make_disk "$w/esp" "$w/disk.img"
 vm_boot "$n" "$w/disk.img" --no-sb --tpm
 
+# "LZBT SecureBoot=0": the firmware's variable in the guest; "LZBT CMDLINE" with lzbt.test=loader-line:
+# the kernel got the loader entry's options; "LZBT PCR12=": the TPM's, compared with two extends of the
+# UTF-16 line computed here with openssl.
 vm_assert_has "$n" '^LZBT MARKER initrd-reached'
 vm_assert_value "$n" SecureBoot 0
 vm_assert_has "$n" '^LZBT CMDLINE .*lzbt.test=loader-line'
