@@ -146,6 +146,33 @@ PY
 }
 check_pcrsig "$T/set1/lz.sig"
 
+# check_pcrsig_policies STUB JSON: every "pol" of the installed stub's .pcrsig, bank by bank, is the policy
+# the TPM (swtpm, a trial session through tpm2_policypcr) computes for the PCR 11 that test/vm/pcr-oracle.py
+# (pefile and hashlib, not lanzatool) expects of the stub's sections, .sbat included, at each default phase.
+# (systemd-measure 252 cannot be asked: it knows no .sbat.)
+check_pcrsig_policies() {
+	local stub=$1 bank phase pcr want got banks=(sha256)
+	[[ $stub != "${stubs[0]}" ]] || banks=(sha1 sha256 sha384 sha512) # every bank once: the TPM is slow
+	for bank in "${banks[@]}"; do
+		want=''
+		for phase in enter-initrd enter-initrd:leave-initrd enter-initrd:leave-initrd:sysinit \
+			enter-initrd:leave-initrd:sysinit:ready; do
+			pcr=$("$PY" "$HERE/../vm/pcr-oracle.py" pcr11 "$T/esp" "$stub" "$bank" "$phase")
+			xxd -r -p <<<"$pcr" >"$T/pcr.bin"
+			TPM2TOOLS_TCTI=swtpm:port=$TPM_PORT tpm2_startauthsession -S "$T/session.ctx" &&
+				TPM2TOOLS_TCTI=swtpm:port=$TPM_PORT tpm2_policypcr -S "$T/session.ctx" -l "$bank:11" \
+					-f "$T/pcr.bin" -L "$T/pol.bin" >/dev/null &&
+				TPM2TOOLS_TCTI=swtpm:port=$TPM_PORT tpm2_flushcontext "$T/session.ctx" ||
+				fail "$stub: tpm2_policypcr $bank:11 failed"
+			want+="$(xxd -p -c 64 "$T/pol.bin")"$'\n'
+		done
+		got=$("$PY" -c 'import json, sys; print("\n".join(e["pol"] for e in json.load(open(sys.argv[1]))[sys.argv[2]]))' \
+			"$2" "$bank") || fail "$2: no $bank entries"
+		[[ $(sort <<<"$got") == "$(sort <<<"${want%$'\n'}")" ]] ||
+			fail "$stub: .pcrsig $bank policies differ from the TPM's for the oracle's PCR 11: got $got, want $want"
+	done
+}
+
 # install: two generations share a kernel and initrd, a third has its own.
 mk_generation 1 k1
 mk_generation 2 k1 docked
@@ -163,6 +190,7 @@ for s in "${stubs[@]}"; do
 	lzbt measure --pcr-private-key="$T/pcr.key" "$s" >"$T/resign" || fail "$n: measure --pcr-private-key"
 	printf '%s\n' "$(cat "$T/pcrsig")" | cmp -s - "$T/resign" || fail "$n: .pcrsig signs other values"
 	check_pcrsig "$T/pcrsig"
+	check_pcrsig_policies "$s" "$T/pcrsig"
 
 	# An external-mode stub is measured with the files it pins: as the same files given as sections.
 	for sec in osrel cmdline sbat; do objcopy -O binary --only-section=".$sec" "$s" "$T/$sec"; done

@@ -2,11 +2,12 @@
 """Expected PCR values, computed without lanzatool: python's hashlib over what pefile reads from the stub and
 the ESP, the TCG event log parsed here, Authenticode digests from pesign -h.
 
-pcr-oracle.py pcr11 ESP STUB
-    sha256 PCR 11 after our stub measured its sections: for each section in systemd's canonical order
-    (systemd-stub-spec.md §1.1: .linux .osrel .cmdline .initrd .ucode .splash .dtb .uname .sbat .pcrpkey),
-    extend with SHA-256 of its name and NUL, then SHA-256 of its contents; .linux and .initrd of an
-    external-mode stub are the ESP files they name.
+pcr-oracle.py pcr11 ESP STUB [BANK [PHASES]]
+    PCR 11 (BANK: sha1, sha256 (the default), sha384, sha512) after our stub measured its sections: for each
+    section in systemd's canonical order (systemd-stub-spec.md §1.1: .linux .osrel .cmdline .initrd .ucode
+    .splash .dtb .uname .sbat .pcrpkey), extend with the hash of its name and NUL, then of its contents;
+    .linux and .initrd of an external-mode stub are the ESP files they name. PHASES (e.g.
+    enter-initrd:leave-initrd) extends with each word after that, as systemd-pcrphase does.
 pcr-oracle.py pcr4 EVENTLOG [IMAGE...]
     sha256 PCR 4 replayed from a TCG2 (crypto-agile) event log; the Nth EV_EFI_BOOT_SERVICES_APPLICATION
     event's digest replaced by pesign's Authenticode digest of the Nth IMAGE (to predict a boot of other
@@ -24,15 +25,15 @@ EV_EFI_BOOT_SERVICES_APPLICATION = 0x80000003
 TPM_ALG_SHA256 = 0x000B
 
 
-def extend(pcr, data):
-    return hashlib.sha256(pcr + hashlib.sha256(data).digest()).digest()
+def extend(pcr, data, bank="sha256"):
+    return hashlib.new(bank, pcr + hashlib.new(bank, data).digest()).digest()
 
 
-def pcr11(esp, stub):
+def pcr11(esp, stub, bank="sha256", phases=""):
     pe = pefile.PE(stub, fast_load=True)
     sections = {s.Name.rstrip(b"\0").decode("ascii", "replace"): s.get_data()[: s.Misc_VirtualSize]
                 for s in pe.sections}
-    pcr = bytes(32)
+    pcr = bytes(hashlib.new(bank).digest_size)
     for name in ORDER:
         if name not in sections:
             continue
@@ -41,8 +42,10 @@ def pcr11(esp, stub):
             data = open(os.path.join(esp, *data.decode().strip("\0").split("\\")[1:]), "rb").read()
         if not data:
             continue  # systemd skips empty sections
-        pcr = extend(pcr, name.encode() + b"\0")
-        pcr = extend(pcr, data)
+        pcr = extend(pcr, name.encode() + b"\0", bank)
+        pcr = extend(pcr, data, bank)
+    for word in phases.split(":") if phases else []:
+        pcr = extend(pcr, word.encode(), bank)
     return pcr
 
 
@@ -93,8 +96,8 @@ def pcr4(log_path, images):
 
 
 def main():
-    if sys.argv[1] == "pcr11" and len(sys.argv) == 4:
-        print(pcr11(sys.argv[2], sys.argv[3]).hex())
+    if sys.argv[1] == "pcr11" and 4 <= len(sys.argv) <= 6:
+        print(pcr11(*sys.argv[2:]).hex())
     elif sys.argv[1] == "pcr4" and len(sys.argv) >= 3:
         print(pcr4(sys.argv[2], sys.argv[3:]).hex())
     else:
