@@ -253,7 +253,7 @@ int main(void)
                 test_esp_partition(image);
                 test_not_esp(image);
         } else
-                printf("sfdisk unavailable or failed: GPT image checks skipped\n");
+                printf("SKIP: sfdisk unavailable or failed: GPT image checks skipped\n");
         test_not_gpt();
         test_relaxed(dir);
         test_strict(dir);

@@ -178,10 +178,9 @@ static void test_real_files(void)
                 size_t size;
                 uint8_t *buf = test_read_file(path, &size);
 
-                if (!buf) {
-                        printf("note: %s missing, skipped\n", path);
+                check(buf != NULL, "%s missing (systemd-boot-efi)", path);
+                if (!buf)
                         continue;
-                }
                 if (pe_parse(buf, size, PE_LAYOUT_FILE, &img) != 0) {
                         check(false, "%s does not parse", path);
                         free(buf);

@@ -335,11 +335,11 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 )
 
 # NAME DISK_IMG [--sb|--no-sb|--vars FILE] [--tpm|--no-tpm] [--timeout S] (defaults: --sb --no-tpm
-# --timeout 120). --vars boots with FILE itself as the variable store, kept across boots (enrollment).
+# --timeout 300). --vars boots with FILE itself as the variable store, kept across boots (enrollment).
 # Serial log in $VM_LOGDIR/NAME.log, command line in NAME.cmd. Returns 0 if the boot reached a terminal
 # line or QEMU exited by itself; non-zero on a timeout or a QEMU failure. Judge the boot by the log.
 vm_boot() {
-	local name=$1 disk=$2 sb=1 tpm=0 limit=120 vars=''
+	local name=$1 disk=$2 sb=1 tpm=0 limit=300 vars=''
 	shift 2
 	while (($#)); do
 		case $1 in
