@@ -11,6 +11,7 @@ ROTATE_MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/
 	drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
 	fs/fat/fat fs/fat/vfat fs/nls/nls_cp437 fs/nls/nls_ascii)
 ROTATE_PARAMS='"console=ttyS0", "panic=-1", "quiet", "lzbt.test=gen1", "lzbt.script=1"'
+ROTATE_EXTRA_PROGRAMS=()
 
 _rotate_build_modules() { # KPKG: the modules above, from the kernel package vm_prepare boots
 	local tmp=$VM_CACHE/guest-modules.tmp m
@@ -67,6 +68,10 @@ _rotate_guest_archive() {
 	rm -rf "$root"
 	mkdir -p "$root/lzbt/modules" "$root$top" "$root$gen/profiles" "$root/lzbt/pki"
 	vm_add_program "$root" "$2" lzbt/bin/lanzatool
+	local extra
+	for extra in "${ROTATE_EXTRA_PROGRAMS[@]}"; do # more programs for the script, in /lzbt/bin
+		vm_add_program "$root" "$extra" "lzbt/bin/${extra##*/}"
+	done
 	cp -r "$1/pki/keys" "$1/pki/GUID" "$root/lzbt/pki/"
 	cp "$LZB_STUB" "$root/lzbt/stub.efi"
 	cp "$VM_SDBOOT" "$root/lzbt/systemd-bootx64.efi"
