@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Install invariant checker, independent of lanzatool: reads the stubs with pefile, signatures with sbverify.
 
-check-esp.py [--db PEM] [--keys DIR] ESP [PREVIOUS_DEFAULT...]
+check-esp.py [--db PEM] [--keys DIR] [--sig-cache FILE] ESP [PREVIOUS_DEFAULT...]
 check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key material, of each DIR)
 
 - Every EFI/Linux/nixos-*.efi is a PE image whose .linux (and .initrd, if it has one) names a file in
@@ -74,10 +74,15 @@ def check_stub(esp, name):
     return problems
 
 
-def check_signature(path, db):
+def check_signature(path, db, verified):
+    """verified: the set of (file, certificate) SHA-256 pairs sbverify already accepted (--sig-cache)."""
+    key = hashlib.sha256(open(path, "rb").read()).hexdigest() + ":" + hashlib.sha256(open(db, "rb").read()).hexdigest()
+    if key in verified:
+        return []
     r = subprocess.run(["sbverify", "--cert", db, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0 or b"Signature verification OK" not in r.stdout:
         return [f"{path}: sbverify --cert {db} rejects it: {r.stdout.decode(errors='replace').strip()}"]
+    verified.add(key)
     return []
 
 
@@ -164,6 +169,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", help="certificate every signature must verify against (sbverify --cert)")
     ap.add_argument("--keys", help="directory whose *.key files must not leak onto the ESP")
+    ap.add_argument("--sig-cache", help="file remembering which file and certificate contents sbverify accepted")
     ap.add_argument("--keys-only", action="store_true", help="only scan the directories for private keys")
     ap.add_argument("esp")
     ap.add_argument("previous", nargs="*")
@@ -184,8 +190,14 @@ def main():
     boot_problems, copies = systemd_boot_copies(esp)
     problems += boot_problems
     if args.db:
+        verified = set()
+        if args.sig_cache and os.path.exists(args.sig_cache):
+            verified = set(open(args.sig_cache).read().split())
         for path in [os.path.join(linux, n) for n in names] + copies:
-            problems += check_signature(path, args.db)
+            problems += check_signature(path, args.db, verified)
+        if args.sig_cache:
+            with open(args.sig_cache, "w") as f:
+                f.write("\n".join(sorted(verified)))
     problems += check_loader_conf(esp, os.listdir(linux) if os.path.isdir(linux) else [])
     problems += scan_keys(esp, secret_primes(args.keys) if args.keys else [])
     for p in problems:

@@ -62,7 +62,8 @@ esp_snapshot() { # print every file on the ESP with its hash, mode and mtime
 
 check_esp() { # [PREVIOUS_DEFAULT]: the independent checker of the install invariant, signatures against
 	# $CHECK_ESP_DB (default: the test PKI's db certificate)
-	"$PY" "$HERE/check-esp.py" --db "${CHECK_ESP_DB:-$T/pki/keys/db/db.pem}" --keys "$T" "$T/esp" "$@"
+	"$PY" "$HERE/check-esp.py" --db "${CHECK_ESP_DB:-$T/pki/keys/db/db.pem}" --keys "$T" \
+		--sig-cache "$T/check-esp.sigs" "$T/esp" "$@"
 }
 
 mk_pki "$T/pki"
