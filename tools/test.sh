@@ -120,10 +120,10 @@ unit_tests() {
 
 # Every skip with its reason; those not allowed in test/skips-allowed are failures.
 judge_skips() {
-        local s name pattern reason ok
+        local s name pattern ok
         for s in "${skips[@]}"; do
                 name=${s%%: *} ok=0
-                while read -r pattern reason; do
+                while read -r pattern _; do
                         # shellcheck disable=SC2053 # the pattern is a glob on purpose
                         [[ -n $pattern && $pattern != \#* && $name == $pattern ]] && ok=1
                 done <"$ROOT/test/skips-allowed"

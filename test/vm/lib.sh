@@ -48,7 +48,8 @@ _vm_step() { # NAME OUTPUT KEY CMD...: run CMD unless OUTPUT exists and was made
 	rm -f "$stamp"
 	# The stamp below is written only because set -e ends the shell at a step's first failing command;
 	# bash ignores set -e inside if/||/&&/!, where a failed step would be recorded as done: refuse.
-	local probe=$(set -e; false; echo ignored) # `local` so that the probe's own status is not seen
+	# shellcheck disable=SC2155 # `local` on purpose: the probe's own status must not be seen
+	local probe=$(set -e; false; echo ignored)
 	if [[ $- != *e* || $probe == ignored ]]; then
 		_vm_say "preparing $(basename "$stamp"): set -e is not in effect (vm_prepare inside if/||/&&?)"
 		return 1
