@@ -36,6 +36,8 @@ swtpm socket --tpm2 --tpmstate dir="$T/tpm" --server type=tcp,port="$TPM_PORT",b
 stop_tpm() { [[ ! -s $T/tpm/pid ]] || kill "$(cat "$T/tpm/pid")"; }
 trap 'on_exit $? stop_tpm' EXIT
 for _ in {1..50}; do [[ -s $T/tpm/pid ]] && break; sleep 0.1; done
+# By address: a fresh Debian root may have no /etc/hosts, and the TCTI's default host is "localhost".
+TCTI=swtpm:host=127.0.0.1,port=$TPM_PORT
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/pcr.key" 2>/dev/null
 openssl pkey -in "$T/pcr.key" -pubout -out "$T/pcr.pem"
@@ -111,7 +113,7 @@ for i in {1..20}; do
 	measure --json=short measure "${sections[@]}" "${options[@]}" >"$d/lz.json"
 	cmp -s "$d/sd.json" "$d/lz.json" || fail "set $i: JSON differs: $(cat "$d/sd.json" "$d/lz.json")"
 
-	"$SDM" sign --json=short --private-key="$T/pcr.key" --public-key="$T/pcr.pem" --tpm2-device=swtpm:port="$TPM_PORT" \
+	"$SDM" sign --json=short --private-key="$T/pcr.key" --public-key="$T/pcr.pem" --tpm2-device="$TCTI" \
 		"${sections[@]}" "${options[@]}" >"$d/sd.sig" || fail "set $i: systemd-measure sign failed"
 	measure measure --pcr-private-key="$T/pcr.key" --pcr-public-key="$T/pcr.pem" "${sections[@]}" "${options[@]}" \
 		>"$d/lz.sig" || fail "set $i: measure --pcr-private-key failed"
@@ -159,10 +161,10 @@ check_pcrsig_policies() {
 			enter-initrd:leave-initrd:sysinit:ready; do
 			pcr=$("$PY" "$HERE/../vm/pcr-oracle.py" pcr11 "$T/esp" "$stub" "$bank" "$phase")
 			xxd -r -p <<<"$pcr" >"$T/pcr.bin"
-			TPM2TOOLS_TCTI=swtpm:port=$TPM_PORT tpm2_startauthsession -S "$T/session.ctx" &&
-				TPM2TOOLS_TCTI=swtpm:port=$TPM_PORT tpm2_policypcr -S "$T/session.ctx" -l "$bank:11" \
+			TPM2TOOLS_TCTI=$TCTI tpm2_startauthsession -S "$T/session.ctx" &&
+				TPM2TOOLS_TCTI=$TCTI tpm2_policypcr -S "$T/session.ctx" -l "$bank:11" \
 					-f "$T/pcr.bin" -L "$T/pol.bin" >/dev/null &&
-				TPM2TOOLS_TCTI=swtpm:port=$TPM_PORT tpm2_flushcontext "$T/session.ctx" ||
+				TPM2TOOLS_TCTI=$TCTI tpm2_flushcontext "$T/session.ctx" ||
 				fail "$stub: tpm2_policypcr $bank:11 failed"
 			want+="$(xxd -p -c 64 "$T/pol.bin")"$'\n'
 		done
