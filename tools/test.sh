@@ -112,7 +112,10 @@ unit_tests() {
                 record fail "$dir: meson test printed no summary (log: $log)"
                 return
         fi
-        report=$("$PY" "$ROOT/tools/test-report.py" "$dir" "$ROOT/$dir/meson-logs/testlog.json")
+        if ! report=$("$PY" "$ROOT/tools/test-report.py" "$dir" "$ROOT/$dir/meson-logs/testlog.json"); then
+                record fail "$dir: cannot read $ROOT/$dir/meson-logs/testlog.json"
+                return
+        fi
         grep -v '^SKIPPED ' <<<"$report" || true
         mapfile -t -O "${#skips[@]}" skips < <(sed -n 's/^SKIPPED //p' <<<"$report")
         add_summary "$ok passed, $((fail + timeout)) failed, $skip skipped" "$dir"
