@@ -680,8 +680,17 @@ static int boot_option_pick(const struct bytes *device_path, const struct bytes 
         return 0;
 }
 
-/* number first, then the old order without it; nothing is written when it is first already. */
-static int boot_order_put_first(unsigned number)
+/* first: number first, then the old order without it. Otherwise the old order as it is, with number
+ * appended when it is not in it (as `bootctl update`). Nothing is written when nothing changes. */
+static bool memmem_u16(const uint8_t *list, size_t size, unsigned number)
+{
+        for (size_t i = 0; i + 1 < size; i += 2)
+                if (get_le16(list + i) == number)
+                        return true;
+        return false;
+}
+
+static int boot_order_update(unsigned number, bool first)
 {
         _cleanup_free_ uint8_t *old = NULL, *new = NULL;
         size_t old_size = 0, new_size;
@@ -698,10 +707,13 @@ static int boot_order_put_first(unsigned number)
         new = p = malloc(old_size + sizeof(uint16_t));
         if (!new)
                 return log_error_errno(-ENOMEM, "BootOrder: out of memory");
-        p = put_le16(p, (uint16_t)number);
+        if (first)
+                p = put_le16(p, (uint16_t)number);
         for (size_t i = 0; i < old_size; i += 2)
-                if (get_le16(old + i) != number)
+                if (!first || get_le16(old + i) != number)
                         p = put_le16(p, get_le16(old + i));
+        if (!first && !memmem_u16(old, old_size, number))
+                p = put_le16(p, (uint16_t)number);
         new_size = (size_t)(p - new);
         if (new_size == old_size && memcmp(new, old, old_size) == 0)
                 return 0;
@@ -709,11 +721,11 @@ static int boot_order_put_first(unsigned number)
         r = efivar_write("BootOrder", EFI_GLOBAL_GUID_STR, EFI_VARIABLE_NV_BS_RT, new, new_size);
         if (r < 0)
                 return r;
-        log_debug("Put Boot%04X first in BootOrder", number);
+        log_debug("Boot%04X %s BootOrder", number, first ? "first in" : "added to");
         return 0;
 }
 
-int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title)
+int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title, bool first)
 {
         _cleanup_(bytes_done) struct bytes device_path = {}, option = {};
         bool exists, identical;
@@ -738,13 +750,15 @@ int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const 
         if (r < 0)
                 return r;
 
-        /* The option first, then BootOrder: BootOrder never names a missing option. */
-        if (!identical) {
+        /* The option first, then BootOrder: BootOrder never names a missing option. An entry that
+         * boots this loader already is left as it is. */
+        (void)identical;
+        if (!exists) {
                 snprintf(name, sizeof(name), "Boot%04X", number);
                 r = efivar_write(name, EFI_GLOBAL_GUID_STR, EFI_VARIABLE_NV_BS_RT, option.data, option.size);
                 if (r < 0)
                         return r;
-                log_info("%s EFI boot entry %s \"%s\"", exists ? "Updated" : "Created", name, title);
+                log_info("Created EFI boot entry %s \"%s\"", name, title);
         }
-        return boot_order_put_first(number);
+        return boot_order_update(number, first);
 }

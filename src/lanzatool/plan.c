@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base32.h"
+#include "entry-name.h"
 #include "fs-util.h"
 #include "log.h"
 #include "os-release.h"
@@ -225,7 +226,7 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
                 log_error("out of memory");
         free(message);
         free(unsigned_stub);
-        free(osrel);
+        e->osrel = osrel;
         free(cmdline);
         free(kpath);
         free(ipath);
@@ -265,6 +266,7 @@ static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const st
                 free(e.stem);
                 free(e.file_name);
                 free(e.stub);
+                free(e.osrel);
                 return r < 0 ? r : log_error_errno(-ENOMEM, "out of memory");
         }
         p->entries = n;
@@ -272,35 +274,36 @@ static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const st
         return 0;
 }
 
+static void entry_free(struct entry *e)
+{
+        free(e->specialisation);
+        free(e->stem);
+        free(e->file_name);
+        free(e->replaces);
+        free(e->stub);
+        free(e->osrel);
+}
+
 int plan_add_generation(struct plan *p, const struct plan_inputs *in, const struct generation *g)
 {
         const struct bootspec *b = g->bootspec;
+        size_t n_payloads = p->n_payloads, n_entries = p->n_entries;
         int r = plan_add_entry(p, in, g, b, NULL);
 
         for (size_t i = 0; r >= 0 && i < b->n_specialisations; i++)
                 r = plan_add_entry(p, in, g, b->specialisations[i].bootspec, b->specialisations[i].name);
+        if (r < 0) {
+                /* All of the generation or nothing: the caller may go on without it. */
+                for (size_t i = n_payloads; i < p->n_payloads; i++) {
+                        free(p->payloads[i].source);
+                        free(p->payloads[i].name);
+                }
+                for (size_t i = n_entries; i < p->n_entries; i++)
+                        entry_free(&p->entries[i]);
+                p->n_payloads = n_payloads;
+                p->n_entries = n_entries;
+        }
         return r;
-}
-
-size_t entry_name_stem_length(const char *name)
-{
-        size_t n = strlen(name), stem;
-        const char *p;
-
-        if (n < 4 || strcmp(name + n - 4, ".efi") != 0)
-                return 0;
-        n -= 4;
-        p = memchr(name, '+', n);
-        if (!p)
-                return n;
-        stem = (size_t)(p - name);
-        /* +N or +N-M, digits only */
-        for (p++; p < name + n && isdigit((unsigned char)*p); p++)
-                ;
-        if (p < name + n && *p == '-')
-                for (p++; p < name + n && isdigit((unsigned char)*p); p++)
-                        ;
-        return p == name + n && name[stem + 1] != '-' && stem + 1 < n ? stem : 0;
 }
 
 static bool file_equals_at(int dir_fd, const char *name, const uint8_t *data, size_t size)
@@ -316,11 +319,9 @@ static bool file_equals_at(int dir_fd, const char *name, const uint8_t *data, si
         return eq;
 }
 
-static void match_entry(struct entry *e, int linux_fd, const char *existing)
+static void match_entry(struct entry *e, int linux_fd, const char *existing, const char *stem)
 {
-        size_t n = entry_name_stem_length(existing);
-
-        if (n != strlen(e->stem) || strncmp(existing, e->stem, n) != 0)
+        if (strcmp(stem, e->stem) != 0)
                 return;
         if (file_equals_at(linux_fd, existing, e->stub, e->stub_size)) {
                 /* Keep the name, and with it the boot counters systemd-boot keeps there. */
@@ -350,10 +351,14 @@ int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting)
                                          memcmp(digest, p->payloads[i].sha256, 32) == 0;
         }
         if (linux_fd >= 0 && (d = fdopendir(dup(linux_fd)))) {
-                for (struct dirent *de; (de = readdir(d));)
+                for (struct dirent *de; (de = readdir(d));) {
+                        struct entry_name n;
+                        if (entry_name_parse(de->d_name, &n) < 0)
+                                continue;
                         for (size_t i = 0; i < p->n_entries; i++)
-                                if (strncmp(de->d_name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) == 0)
-                                        match_entry(&p->entries[i], linux_fd, de->d_name);
+                                match_entry(&p->entries[i], linux_fd, de->d_name, n.stem);
+                        entry_name_done(&n);
+                }
                 closedir(d);
         }
         if (nixos_fd >= 0)
@@ -369,13 +374,8 @@ void plan_done(struct plan *p)
                 free(p->payloads[i].source);
                 free(p->payloads[i].name);
         }
-        for (size_t i = 0; i < p->n_entries; i++) {
-                free(p->entries[i].specialisation);
-                free(p->entries[i].stem);
-                free(p->entries[i].file_name);
-                free(p->entries[i].replaces);
-                free(p->entries[i].stub);
-        }
+        for (size_t i = 0; i < p->n_entries; i++)
+                entry_free(&p->entries[i]);
         if (p->tmpdir) {
                 char cmd[PATH_MAX + 16];
                 DIR *d = opendir(p->tmpdir);
