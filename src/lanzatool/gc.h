@@ -3,8 +3,9 @@
 
 #include <stdint.h>
 
-/* What lanzatool may delete on the ESP: entry stubs (ENTRY_PREFIX* in EFI/Linux) that are not
- * kept, every file in EFI/nixos that no kept stub references, and our own temporary files there.
+/* What lanzatool may delete on the ESP: entry stubs in EFI/Linux whose names follow our entry grammar
+ * (entry-name.h) and are not kept, payloads in EFI/nixos with our payload names that no kept stub
+ * references, and our own temporary files in both.
  * Nothing else on the ESP is ever looked at. */
 struct gc_plan {
         char **stubs;    /* names in EFI/Linux */

@@ -463,17 +463,16 @@ static void test_boot_order(void)
         put_file("Boot0003" GLOBAL, other_boot_option, sizeof(other_boot_option));
         put_file("BootOrder" GLOBAL, old_order, sizeof(old_order));
         set_untouched("Boot0000" GLOBAL);
-        /* A routine install never reorders BootOrder (bootctl update): the entry is appended when it
-         * is missing from it, and then left where it is. */
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
-        check(r == 0 && file_is("BootOrder" GLOBAL, appended, sizeof(appended)), "BootOrder append: %d", r);
-        put_file("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00},
-                 10);
+        /* A routine install never reorders BootOrder (bootctl update): the entry stays where it is,
+         * and is appended when BootOrder lacks it. */
         set_untouched("BootOrder" GLOBAL);
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
         check(r == 0 && is_untouched("BootOrder" GLOBAL), "BootOrder reordered on a routine install: %d", r);
-        put_file("BootOrder" GLOBAL, old_order, sizeof(old_order));
+        put_file("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x03, 0x00, 0x01, 0x00}, 8);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
+        check(r == 0 && file_is("BootOrder" GLOBAL, appended, sizeof(appended)), "BootOrder append: %d", r);
         /* Asked to (bootctl install): first. */
+        put_file("BootOrder" GLOBAL, old_order, sizeof(old_order));
         r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, true);
         check(r == 0 && file_is("BootOrder" GLOBAL, new_order, sizeof(new_order)), "BootOrder first: %d", r);
         check(is_untouched("Boot0000" GLOBAL), "Boot0000 rewritten with BootOrder");
