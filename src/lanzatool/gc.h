@@ -13,8 +13,8 @@ struct gc_plan {
         uint64_t bytes;  /* what deleting them frees */
 };
 
-/* keep_stubs: entry file names in EFI/Linux to keep (their references are kept too when they exist on
- * the ESP); keep_payloads: further names in EFI/nixos to keep (payloads of stubs not written yet). */
+/* keep_stubs: entry file names in EFI/Linux to keep; what every stub that stays references is kept too;
+ * keep_payloads: further names in EFI/nixos to keep (payloads of stubs not written yet). */
 int gc_plan(const char *esp, char *const *keep_stubs, char *const *keep_payloads, struct gc_plan *ret);
 
 /* Deletes the stubs first, then the payloads, so no stub ever points at a deleted file. */

@@ -12,9 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "authenticode.h"
 #include "base32.h"
 #include "entry-name.h"
 #include "fs-util.h"
+#include "gc.h"
 #include "log.h"
 #include "os-release.h"
 #include "pcrsig.h"
@@ -233,45 +235,51 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
         return r;
 }
 
-static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const struct generation *g,
-                          const struct bootspec *b, const char *spec)
+/* Whether the stub dir_fd/name is signed by our key and everything it references is in EFI/nixos. */
+static bool entry_intact(int esp_fd, int dir_fd, const char *name, X509 *cert)
 {
-        _cleanup_free_ char *kver = kernel_version(b->kernel), *secrets_copy = NULL;
-        struct entry e = {.generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD};
-        int r;
+        _cleanup_free_ uint8_t *image = NULL;
+        _cleanup_free_ char *message = NULL;
+        char path[PATH_MAX], **refs = NULL;
+        size_t size;
+        bool ok;
 
-        if (!kver)
-                return log_error_errno(-ENOMEM, "out of memory");
-        r = payload_add(p, "kernel", kver, b->kernel, &e.kernel);
-        if (r >= 0 && b->initrd && b->initrd_secrets)
-                r = initrd_with_secrets(p, b, &secrets_copy);
-        if (r >= 0 && b->initrd)
-                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, &e.initrd);
-        if (r < 0)
-                return r;
-
-        e.specialisation = spec ? strdup(spec) : NULL;
-        e.stem = entry_stem(b->toplevel, in->pki->db_cert_pem, in->pki->db_cert_pem_size, g->number, spec);
-        if (!e.stem || (spec && !e.specialisation))
-                r = log_error_errno(-ENOMEM, "out of memory");
-        else if ((in->boot_counting ? asprintf(&e.file_name, "%s+%u.efi", e.stem, in->boot_counting)
-                                    : asprintf(&e.file_name, "%s.efi", e.stem)) < 0)
-                r = log_error_errno(-ENOMEM, "out of memory");
-        if (r >= 0)
-                r = build_stub(p, in, b, &e);
-
-        struct entry *n = r >= 0 ? reallocarray(p->entries, p->n_entries + 1, sizeof(*n)) : NULL;
-        if (!n) {
-                free(e.specialisation);
-                free(e.stem);
-                free(e.file_name);
-                free(e.stub);
-                free(e.osrel);
-                return r < 0 ? r : log_error_errno(-ENOMEM, "out of memory");
+        if (read_file_at(dir_fd, name, 64u << 20, &image, &size) < 0 ||
+            authenticode_verify(image, size, cert, &message) < 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir_fd, name);
+        ok = stub_references(path, &refs) >= 0 && refs;
+        for (size_t i = 0; ok && refs[i]; i++) {
+                char ref[PATH_MAX];
+                snprintf(ref, sizeof(ref), ESP_NIXOS_DIR "/%s", refs[i]);
+                ok = faccessat(esp_fd, ref, F_OK, 0) == 0;
         }
-        p->entries = n;
-        p->entries[p->n_entries++] = e;
-        return 0;
+        strv_free(refs);
+        return ok;
+}
+
+/* An entry with initrd secrets whose stem (toplevel and key) is on the ESP, intact, stays as it is:
+ * its appender does not run again. */
+static bool reuse_secrets_entry(const struct plan_inputs *in, struct entry *e)
+{
+        _cleanup_close_ int fd =
+                in->esp_fd < 0 ? -1 : openat(in->esp_fd, ESP_LINUX_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(dup(fd));
+        bool found = false;
+
+        for (struct dirent *de; d && !found && (de = readdir(d));) {
+                struct entry_name n;
+                if (entry_name_parse(de->d_name, &n) < 0)
+                        continue;
+                if (strcmp(n.stem, e->stem) == 0 &&
+                    entry_intact(in->esp_fd, fd, de->d_name, in->pki->db.certificate) &&
+                    (e->file_name = strdup(de->d_name)))
+                        found = e->present = true;
+                entry_name_done(&n);
+        }
+        if (d)
+                closedir(d);
+        return found;
 }
 
 static void entry_free(struct entry *e)
@@ -282,6 +290,54 @@ static void entry_free(struct entry *e)
         free(e->replaces);
         free(e->stub);
         free(e->osrel);
+}
+
+/* Hashes the entry's kernel and initrd (running the secrets appender) and builds its signed stub. */
+static int plan_new_entry(struct plan *p, const struct plan_inputs *in, const struct bootspec *b,
+                          struct entry *e)
+{
+        _cleanup_free_ char *kver = kernel_version(b->kernel), *secrets_copy = NULL;
+        int r;
+
+        if (!kver)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = payload_add(p, "kernel", kver, b->kernel, &e->kernel);
+        if (r >= 0 && b->initrd && b->initrd_secrets)
+                r = initrd_with_secrets(p, b, &secrets_copy);
+        if (r >= 0 && b->initrd)
+                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, &e->initrd);
+        if (r < 0)
+                return r;
+        if ((in->boot_counting ? asprintf(&e->file_name, "%s+%u.efi", e->stem, in->boot_counting)
+                               : asprintf(&e->file_name, "%s.efi", e->stem)) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        return build_stub(p, in, b, e);
+}
+
+static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const struct generation *g,
+                          const struct bootspec *b, const char *spec)
+{
+        struct entry e = {.generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD};
+        struct entry *n = NULL;
+        int r = 0;
+
+        e.specialisation = spec ? strdup(spec) : NULL;
+        e.stem = entry_stem(b->toplevel, in->pki->db_cert_pem, in->pki->db_cert_pem_size, g->number, spec);
+        if (!e.stem || (spec && !e.specialisation))
+                r = log_error_errno(-ENOMEM, "out of memory");
+        else if (b->initrd_secrets && reuse_secrets_entry(in, &e))
+                e.kernel = NO_PAYLOAD;
+        else
+                r = plan_new_entry(p, in, b, &e);
+        if (r >= 0 && !(n = reallocarray(p->entries, p->n_entries + 1, sizeof(*n))))
+                r = log_error_errno(-ENOMEM, "out of memory");
+        if (r < 0) {
+                entry_free(&e);
+                return r;
+        }
+        p->entries = n;
+        p->entries[p->n_entries++] = e;
+        return 0;
 }
 
 int plan_add_generation(struct plan *p, const struct plan_inputs *in, const struct generation *g)

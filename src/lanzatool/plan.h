@@ -47,6 +47,7 @@ struct plan_inputs {
         size_t stub_size;
         const char *stub_path;
         unsigned boot_counting; /* initial tries, 0 = off */
+        int esp_fd;             /* the ESP, for entries with initrd secrets installed already; -1: none */
         /* Adds .pcrpkey and .pcrsig to every stub; NULL: neither. */
         struct pcr_signer *pcr_signer;
 };

@@ -109,13 +109,14 @@ static int check_firmware_trust(const struct install *c)
         return r;
 }
 
-static int skip_generation(struct install *c, unsigned number, const char *path)
+/* error: what loading or planning the generation gave, logged already. Fatal for the newest and the
+ * default generation. */
+static int skip_generation(struct install *c, unsigned number, const char *path, int error)
 {
         unsigned *n;
 
         if (number == c->newest || (arg.default_generation && same_file(path, arg.default_generation)))
-                return log_error_errno(-EINVAL, "%s: the %s generation is broken; nothing was changed", path,
-                                       number == c->newest ? "newest" : "default");
+                return error;
         log_warning("%s: skipped, its entries on the ESP stay as they are", path);
         n = reallocarray(c->skipped, c->n_skipped + 1, sizeof(*n));
         if (!n)
@@ -141,11 +142,11 @@ static int load_generations(struct install *c, int argc, char *argv[])
         }
         for (int i = 0; i < argc; i++) {
                 unsigned n = 0;
-                int r = generation_load(argv[i], &c->generations[c->n_generations]);
-                if (r >= 0)
+                int error = generation_load(argv[i], &c->generations[c->n_generations]), r;
+                if (error >= 0)
                         c->n_generations++;
                 else if ((r = generation_number(argv[i], &n)) < 0 ||
-                         (r = skip_generation(c, n, argv[i])) < 0)
+                         (r = skip_generation(c, n, argv[i], error)) < 0)
                         return r;
         }
         generations_sort(c->generations, c->n_generations);
@@ -193,6 +194,7 @@ static int build_plan(struct install *c)
                 .stub_size = c->stub_size,
                 .stub_path = arg.stub,
                 .boot_counting = arg.boot_counting,
+                .esp_fd = c->esp.fd,
                 .pcr_signer = arg.pcr_private_key ? &signer : NULL,
         };
         char *message = NULL;
@@ -208,8 +210,8 @@ static int build_plan(struct install *c)
         }
         for (size_t i = 0; r >= 0 && i < c->n_generations; i++) {
                 const struct generation *g = c->generations[i];
-                if (plan_add_generation(&c->plan, &in, g) < 0)
-                        r = skip_generation(c, g->number, g->path);
+                if ((r = plan_add_generation(&c->plan, &in, g)) < 0)
+                        r = skip_generation(c, g->number, g->path, r);
         }
         if (r >= 0)
                 r = plan_match_esp(&c->plan, c->esp.fd, arg.boot_counting);
