@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The one model of systemd-boot's choice of entry (reference/systemd-stub-spec.md §6.1-6.4, v252
  * config_entry_compare() and config_default_entry_select()): install, GC, list and status ask it which
