@@ -619,8 +619,7 @@ static int boot_options_used(uint8_t used[BOOT_OPTION_COUNT / 8])
         return 0;
 }
 
-static bool boot_option_matches(unsigned number, const struct bytes *device_path, const struct bytes *option,
-                                bool *ret_identical)
+static bool boot_option_matches(unsigned number, const struct bytes *device_path)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *data = NULL;
@@ -636,16 +635,12 @@ static bool boot_option_matches(unsigned number, const struct bytes *device_path
                 log_debug("%s: malformed load option, ignored", path);
                 return false;
         }
-        if (dp_size != device_path->size || memcmp(dp, device_path->data, dp_size) != 0)
-                return false;
-        *ret_identical = size == option->size && memcmp(data, option->data, size) == 0;
-        return true;
+        return dp_size == device_path->size && memcmp(dp, device_path->data, dp_size) == 0;
 }
 
 /* The number of the first Boot#### that boots the same device path, else the lowest free number
- * (*ret_exists false); *ret_identical when the existing option is byte for byte the wanted one. */
-static int boot_option_pick(const struct bytes *device_path, const struct bytes *option, unsigned *ret,
-                            bool *ret_exists, bool *ret_identical)
+ * (*ret_exists false). */
+static int boot_option_pick(const struct bytes *device_path, unsigned *ret, bool *ret_exists)
 {
         _cleanup_free_ uint8_t *used = malloc(BOOT_OPTION_COUNT / 8);
         unsigned free_number = BOOT_OPTION_COUNT;
@@ -657,17 +652,14 @@ static int boot_option_pick(const struct bytes *device_path, const struct bytes 
         if (r < 0)
                 return r;
         for (unsigned n = 0; n < BOOT_OPTION_COUNT; n++) {
-                bool identical = false;
-
                 if (!(used[n / 8] & (1u << n % 8))) {
                         if (free_number == BOOT_OPTION_COUNT)
                                 free_number = n;
                         continue;
                 }
-                if (boot_option_matches(n, device_path, option, &identical)) {
+                if (boot_option_matches(n, device_path)) {
                         *ret = n;
                         *ret_exists = true;
-                        *ret_identical = identical;
                         return 0;
                 }
         }
@@ -676,7 +668,6 @@ static int boot_option_pick(const struct bytes *device_path, const struct bytes 
                                        efivarfs_path());
         *ret = free_number;
         *ret_exists = false;
-        *ret_identical = false;
         return 0;
 }
 
@@ -728,7 +719,7 @@ static int boot_order_update(unsigned number, bool first)
 int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title, bool first)
 {
         _cleanup_(bytes_done) struct bytes device_path = {}, option = {};
-        bool exists, identical;
+        bool exists;
         unsigned number;
         char name[16];
         int r;
@@ -746,13 +737,12 @@ int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const 
         r = load_option_build(title, &device_path, &option);
         if (r < 0)
                 return r;
-        r = boot_option_pick(&device_path, &option, &number, &exists, &identical);
+        r = boot_option_pick(&device_path, &number, &exists);
         if (r < 0)
                 return r;
 
         /* The option first, then BootOrder: BootOrder never names a missing option. An entry that
          * boots this loader already is left as it is. */
-        (void)identical;
         if (!exists) {
                 snprintf(name, sizeof(name), "Boot%04X", number);
                 r = efivar_write(name, EFI_GLOBAL_GUID_STR, EFI_VARIABLE_NV_BS_RT, option.data, option.size);
