@@ -131,28 +131,38 @@ bool entry_name_is_ours(const char *name)
         return true;
 }
 
-bool payload_name_is_ours(const char *name)
+char *payload_name_version(const char *name)
 {
         static const char *const kinds[] = {"kernel-", "initrd-"};
         size_t n = strlen(name), k, sl = strlen(EFI_SUFFIX);
 
         for (size_t i = 0; i < 2; i++) {
+                const char *b32, *v;
                 k = strlen(kinds[i]);
-                /* kind, a non-empty kver of [A-Za-z0-9._+], '-', B32, ".efi" */
+                /* kind, a non-empty version of [A-Za-z0-9._+], '-', B32, ".efi" */
                 if (n < k + 2 + ENTRY_NAME_B32_LEN + sl || strncmp(name, kinds[i], k) != 0 ||
                     strcmp(name + n - sl, EFI_SUFFIX) != 0)
                         continue;
-                const char *b32 = name + n - sl - ENTRY_NAME_B32_LEN;
+                b32 = name + n - sl - ENTRY_NAME_B32_LEN;
                 if (b32[-1] != '-' || !is_b32(b32, ENTRY_NAME_B32_LEN))
                         continue;
-                bool ok = true;
-                for (const char *p = name + k; p < b32 - 1; p++)
-                        ok = ok && (strchr("._+", *p) || (*p >= '0' && *p <= '9') ||
-                                    (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'));
-                if (ok)
-                        return true;
+                for (v = name + k; v < b32 - 1; v++)
+                        if (!strchr("._+", *v) && !(*v >= '0' && *v <= '9') && !(*v >= 'a' && *v <= 'z') &&
+                            !(*v >= 'A' && *v <= 'Z'))
+                                break;
+                if (v == b32 - 1)
+                        return strndup(name + k, (size_t)(b32 - 1 - (name + k)));
         }
-        return false;
+        return NULL;
+}
+
+bool payload_name_is_ours(const char *name)
+{
+        char *v = payload_name_version(name);
+        bool ours = v != NULL;
+
+        free(v);
+        return ours;
 }
 
 bool entry_id_matches_file(const char *id, const char *file_name)

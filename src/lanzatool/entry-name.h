@@ -38,6 +38,8 @@ bool entry_name_is_ours(const char *name);
 
 /* Whether a file name in EFI/nixos is a payload lanzatool made. */
 bool payload_name_is_ours(const char *name);
+/* The kernel version in a payload name (kernel-6.1.0-<B32>.efi gives 6.1.0); NULL when not ours. */
+char *payload_name_version(const char *name);
 
 /* Whether systemd-boot's id (as in LoaderEntrySelected, LoaderEntryDefault: the file name
  * lower-cased, with the counter it had at menu time, or none in newer versions) names the entry

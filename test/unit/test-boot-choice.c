@@ -3,6 +3,7 @@
  * order documented in string-util-fundamental.c, config_entry_parse_tries()'s grammar and
  * config_entry_compare() / config_default_entry_select() of systemd-boot 252 (systemd-stub-spec.md
  * §6.2-6.4), derived by hand. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "boot-choice.h"
@@ -113,6 +114,11 @@ static void test_entry_names(void)
         check(!payload_name_is_ours("kernel-" H52 ".efi"), "no kver");
         check(!payload_name_is_ours("memtest86.efi"), "memtest");
         check(!payload_name_is_ours("kernel-6.1/x-" H52 ".efi"), "slash");
+        {
+                char *v = payload_name_version("initrd-6.1.0_rc1+x-" H52 ".efi");
+                check(v && strcmp(v, "6.1.0_rc1+x") == 0, "version: %s", v ?: "(null)");
+                free(v);
+        }
 }
 
 static void test_id_matches(void)
