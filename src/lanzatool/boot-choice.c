@@ -257,6 +257,13 @@ ssize_t boot_menu_find(const struct boot_menu *m, const char *pattern)
 
 /* config_default_entry_select(): the one-shot entry, then LoaderEntryDefault (or, when it is "@saved",
  * the last booted), then loader.conf's default (likewise), then the first entry. */
+ssize_t boot_choice_efivar_default(const struct boot_menu *m, const struct boot_choice_state *s)
+{
+        bool saved = s->default_efivar && strcmp(s->default_efivar, SAVED) == 0;
+
+        return boot_menu_find(m, saved ? s->last_booted : s->default_efivar);
+}
+
 ssize_t boot_choice_default(const struct boot_menu *m, const struct boot_choice_state *s)
 {
         bool saved_efivar = s->default_efivar && strcmp(s->default_efivar, SAVED) == 0;
@@ -265,7 +272,7 @@ ssize_t boot_choice_default(const struct boot_menu *m, const struct boot_choice_
 
         if ((i = boot_menu_find(m, s->oneshot)) >= 0)
                 return i;
-        if ((i = boot_menu_find(m, saved_efivar ? s->last_booted : s->default_efivar)) >= 0)
+        if ((i = boot_choice_efivar_default(m, s)) >= 0)
                 return i;
         if (saved_config)
                 i = saved_efivar ? -1 : boot_menu_find(m, s->last_booted);

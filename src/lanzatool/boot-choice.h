@@ -50,6 +50,9 @@ void boot_menu_done(struct boot_menu *m);
  * (a case-folded glob over the id); -1 when none or pattern is NULL. */
 ssize_t boot_menu_find(const struct boot_menu *m, const char *pattern);
 
+/* The entry LoaderEntryDefault selects (LoaderEntryLastBooted's when it is "@saved"), -1 when none. */
+ssize_t boot_choice_efivar_default(const struct boot_menu *m, const struct boot_choice_state *s);
+
 /* The index of the entry systemd-boot boots next from the sorted menu m, -1 when none. */
 ssize_t boot_choice_default(const struct boot_menu *m, const struct boot_choice_state *s);
 

@@ -42,6 +42,7 @@ struct install {
         char **keep;            /* entry names that survive: the planned ones and the booted one */
         char **keep_payloads;   /* payload names of the planned entries */
         char *previous_default; /* what systemd-boot boots now */
+        char *default_pattern;  /* loader.conf's default for --default-generation */
         unsigned files_written;
 };
 
@@ -57,6 +58,7 @@ static void install_done(struct install *c)
         strv_free(c->keep);
         strv_free(c->keep_payloads);
         free(c->previous_default);
+        free(c->default_pattern);
         free(c->stub);
         pki_done(&c->pki);
         esp_done(&c->esp);
@@ -223,16 +225,14 @@ static int build_plan(struct install *c)
  * with or without a boot counter, and no other entry: the stem ends in the input hash). */
 static int set_default_pattern(struct install *c)
 {
-        static char pattern[PATH_MAX];
-
         if (!c->default_gen)
                 return 0;
         for (size_t i = 0; i < c->plan.n_entries; i++) {
                 const struct entry *e = &c->plan.entries[i];
-                if (e->generation == c->default_gen->number && !e->specialisation &&
-                    strcmp(e->stem, "") != 0) {
-                        snprintf(pattern, sizeof(pattern), "%s*", e->stem);
-                        arg.loader.default_entry = pattern;
+                if (e->generation == c->default_gen->number && !e->specialisation) {
+                        if (asprintf(&c->default_pattern, "%s*", e->stem) < 0)
+                                return log_error_errno(-ENOMEM, "out of memory");
+                        arg.loader.default_entry = c->default_pattern;
                         return 0;
                 }
         }
@@ -248,44 +248,20 @@ static int keep_name(char ***keep, const char *name, const char *why)
         return strv_extend(keep, name) < 0 ? log_error_errno(-ENOMEM, "out of memory") : 0;
 }
 
-/* The menu as it will be once the planned entries are written. */
-static int menu_after_install(const struct install *c, const struct boot_menu *now, struct boot_menu *ret)
+/* Turns the menu of now into the menu once the planned entries are written. */
+static int menu_apply_plan(const struct install *c, struct boot_menu *m)
 {
-        struct boot_menu m = {};
         int r = 0;
 
-        for (size_t i = 0; r >= 0 && i < now->n_entries; i++) {
-                const struct boot_menu_entry *e = &now->entries[i];
-                struct boot_menu_entry *n = reallocarray(m.entries, m.n_entries + 1, sizeof(*n));
-                if (!n) {
-                        r = -ENOMEM;
-                        break;
-                }
-                m.entries = n;
-                n[m.n_entries] = (struct boot_menu_entry){
-                        .file_name = strdup(e->file_name),
-                        .id = strdup(e->id),
-                        .sort_key = e->sort_key ? strdup(e->sort_key) : NULL,
-                        .version = e->version ? strdup(e->version) : NULL,
-                        .tries_left = e->tries_left,
-                        .tries_done = e->tries_done,
-                };
-                m.n_entries++;
-        }
         for (size_t i = 0; r >= 0 && i < c->plan.n_entries; i++) {
                 const struct entry *e = &c->plan.entries[i];
                 if (e->replaces)
-                        boot_menu_remove(&m, e->replaces);
+                        boot_menu_remove(m, e->replaces);
                 if (e->osrel)
-                        r = boot_menu_add(&m, e->file_name, e->osrel, strlen(e->osrel));
+                        r = boot_menu_add(m, e->file_name, e->osrel, strlen(e->osrel));
         }
-        if (r < 0) {
-                boot_menu_done(&m);
-                return log_error_errno(r, "out of memory");
-        }
-        boot_menu_sort(&m);
-        *ret = m;
-        return 0;
+        boot_menu_sort(m);
+        return r;
 }
 
 /* The entries systemd-boot was told to boot (LoaderEntrySelected at menu time, LoaderBootCountPath
@@ -345,12 +321,30 @@ static int keep_skipped(struct install *c, const struct boot_menu *now)
         return r;
 }
 
+/* What systemd-boot may choose after this install: LoaderEntryDefault's entry, LoaderEntryOneShot's,
+ * and the one it boots next with the new loader.conf. */
+static int keep_chosen(struct install *c, const struct boot_menu *after, struct boot_choice_state *state)
+{
+        ssize_t i;
+        int r = 0;
+
+        if ((i = boot_choice_efivar_default(after, state)) >= 0)
+                r = keep_name(&c->keep, after->entries[i].file_name, "LoaderEntryDefault");
+        if (r >= 0 && (i = boot_menu_find(after, state->oneshot)) >= 0)
+                r = keep_name(&c->keep, after->entries[i].file_name, "LoaderEntryOneShot");
+        free(state->default_config);
+        state->default_config = loader_conf_default(c->sdboot.loader_conf, strlen(c->sdboot.loader_conf));
+        if (r >= 0 && (i = boot_choice_default(after, state)) >= 0)
+                r = keep_name(&c->keep, after->entries[i].file_name, "the next default");
+        return r;
+}
+
 /* What must survive: every planned entry; the booted one; the one systemd-boot boots after this
  * install; LoaderEntryDefault's and LoaderEntryOneShot's; with boot counting, the newest blessed one;
  * those of skipped generations. The one it boots now is kept until the new ones are in place. */
 static int collect_keep(struct install *c)
 {
-        struct boot_menu now = {}, after = {};
+        struct boot_menu menu = {};
         struct boot_choice_state state = {};
         ssize_t i;
         int r = 0;
@@ -361,31 +355,24 @@ static int collect_keep(struct install *c)
                 r = strv_extend(&c->keep_payloads, c->plan.payloads[k].name);
         if (r < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
-        if ((r = boot_menu_load(c->esp.path, &now)) < 0 ||
-            (r = boot_choice_state_load(c->esp.path, &state)) < 0 ||
-            (r = menu_after_install(c, &now, &after)) < 0)
+        if ((r = boot_menu_load(c->esp.path, &menu)) < 0 ||
+            (r = boot_choice_state_load(c->esp.path, &state)) < 0)
                 goto finish;
-        if ((i = boot_choice_default(&now, &state)) >= 0 &&
-            !(c->previous_default = strdup(now.entries[i].file_name))) {
+        if ((i = boot_choice_default(&menu, &state)) >= 0 &&
+            !(c->previous_default = strdup(menu.entries[i].file_name)))
                 r = log_error_errno(-ENOMEM, "out of memory");
-                goto finish;
-        }
-        r = keep_booted(c, &now);
         if (r >= 0)
-                r = keep_newest_blessed(c, &now);
+                r = keep_booted(c, &menu);
         if (r >= 0)
-                r = keep_skipped(c, &now);
-        if (r >= 0 && (i = boot_menu_find(&after, state.default_efivar)) >= 0)
-                r = keep_name(&c->keep, after.entries[i].file_name, "LoaderEntryDefault");
-        if (r >= 0 && (i = boot_menu_find(&after, state.oneshot)) >= 0)
-                r = keep_name(&c->keep, after.entries[i].file_name, "LoaderEntryOneShot");
-        free(state.default_config);
-        state.default_config = loader_conf_default(c->sdboot.loader_conf, strlen(c->sdboot.loader_conf));
-        if (r >= 0 && (i = boot_choice_default(&after, &state)) >= 0)
-                r = keep_name(&c->keep, after.entries[i].file_name, "the next default");
+                r = keep_newest_blessed(c, &menu);
+        if (r >= 0)
+                r = keep_skipped(c, &menu);
+        if (r >= 0)
+                r = menu_apply_plan(c, &menu);
+        if (r >= 0)
+                r = keep_chosen(c, &menu, &state);
 finish:
-        boot_menu_done(&now);
-        boot_menu_done(&after);
+        boot_menu_done(&menu);
         boot_choice_state_done(&state);
         return r;
 }
