@@ -124,6 +124,17 @@ scenario_booted_counter() {
 	check_esp || fail "invariant"
 }
 
+scenario_newest_blessed() {
+	fresh
+	lzbt -q --no-variables --boot-counting=3 install "$T"/profiles/system-{1,2}-link
+	local one
+	one=$(entry 1)
+	mv "$T/esp/EFI/Linux/$one" "$T/esp/EFI/Linux/${one%+3.efi}.efi" # systemd-bless-boot blessed it
+	lzbt -q --no-variables --boot-counting=3 --configuration-limit=1 install "$T"/profiles/system-{1,2,3}-link
+	[[ -f $T/esp/EFI/Linux/${one%+3.efi}.efi ]] || fail "the newest blessed entry was collected"
+	[[ -z $(entry 2) ]] || fail "limit 1 kept the unblessed generation 2"
+}
+
 scenario_loader_entry_default() {
 	fresh
 	install_gens 1 2 3
@@ -229,7 +240,7 @@ scenario_foreign_removable() {
 }
 
 failed=()
-for s in untrusted_key booted_counter loader_entry_default rollback broken_old idempotent_names gc_scope foreign_removable; do
+for s in untrusted_key booted_counter newest_blessed loader_entry_default rollback broken_old idempotent_names gc_scope foreign_removable; do
 	if (scenario_$s); then echo "ok $s"; else failed+=("$s"); fi
 done
 ((${#failed[@]} == 0)) || { echo "FAIL: ${failed[*]}" >&2; exit 1; }
