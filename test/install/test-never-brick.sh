@@ -122,6 +122,14 @@ scenario_booted_counter() {
 		"${f%+3.efi}+2-1.efi" || fail "list does not mark the booted entry"
 	[[ -z $(entry 3) ]] || fail "limit 1 kept generation 3"
 	check_esp || fail "invariant"
+	# LoaderBootCountPath (the path after systemd-boot's rename) alone names it too.
+	rm "$V/LoaderEntrySelected-$LOADER"
+	efivar_string LoaderBootCountPath $LOADER "\\EFI\\Linux\\${f%+3.efi}+2-1.efi"
+	lzbt -q --no-variables --boot-counting=3 --configuration-limit=1 install "$T"/profiles/system-5-link
+	[[ -f $T/esp/EFI/Linux/${f%+3.efi}+2-1.efi ]] || fail "LoaderBootCountPath's entry was collected"
+	rm "$V/LoaderBootCountPath-$LOADER"
+	lzbt -q --no-variables --boot-counting=3 --configuration-limit=1 install "$T"/profiles/system-5-link
+	[[ ! -f $T/esp/EFI/Linux/${f%+3.efi}+2-1.efi ]] || fail "an entry nobody booted was kept"
 }
 
 scenario_newest_blessed() {
