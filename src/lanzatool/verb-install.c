@@ -248,13 +248,20 @@ static int keep_name(char ***keep, const char *name, const char *why)
         return strv_extend(keep, name) < 0 ? log_error_errno(-ENOMEM, "out of memory") : 0;
 }
 
-/* Turns the menu of now into the menu once the planned entries are written. */
-static int menu_apply_plan(const struct install *c, struct boot_menu *m)
+/* Turns the menu of now into the menu once the planned entries are written. A kept name (the booted
+ * entry: its counter and LoaderBootCountPath live there) is not replaced by a rewrite of its entry;
+ * it stays beside the new file until it is no longer needed. */
+static int menu_apply_plan(struct install *c, struct boot_menu *m)
 {
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < c->plan.n_entries; i++) {
-                const struct entry *e = &c->plan.entries[i];
+                struct entry *e = &c->plan.entries[i];
+                if (e->replaces && strv_contains(c->keep, e->replaces)) {
+                        log_debug("keeping %s beside %s", e->replaces, e->file_name);
+                        free(e->replaces);
+                        e->replaces = NULL;
+                }
                 if (e->replaces)
                         boot_menu_remove(m, e->replaces);
                 if (e->osrel)

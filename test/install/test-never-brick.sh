@@ -127,6 +127,11 @@ scenario_booted_counter() {
 	efivar_string LoaderBootCountPath $LOADER "\\EFI\\Linux\\${f%+3.efi}+2-1.efi"
 	lzbt -q --no-variables --boot-counting=3 --configuration-limit=1 install "$T"/profiles/system-5-link
 	[[ -f $T/esp/EFI/Linux/${f%+3.efi}+2-1.efi ]] || fail "LoaderBootCountPath's entry was collected"
+	# A new stub for the booted entry (same generation, other bytes) is written beside it.
+	printf x >>"$T/esp/EFI/Linux/${f%+3.efi}+2-1.efi"
+	lzbt -q --no-variables --boot-counting=3 install "$T"/profiles/system-{4,5}-link
+	[[ -f $T/esp/EFI/Linux/${f%+3.efi}+2-1.efi && -f $T/esp/EFI/Linux/$f ]] ||
+		fail "the booted entry was replaced: $(ls "$T/esp/EFI/Linux")"
 	rm "$V/LoaderBootCountPath-$LOADER"
 	lzbt -q --no-variables --boot-counting=3 --configuration-limit=1 install "$T"/profiles/system-5-link
 	[[ ! -f $T/esp/EFI/Linux/${f%+3.efi}+2-1.efi ]] || fail "an entry nobody booted was kept"
