@@ -619,8 +619,7 @@ static int boot_options_used(uint8_t used[BOOT_OPTION_COUNT / 8])
         return 0;
 }
 
-static bool boot_option_matches(unsigned number, const struct bytes *device_path, const struct bytes *option,
-                                bool *ret_identical)
+static bool boot_option_matches(unsigned number, const struct bytes *device_path)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *data = NULL;
@@ -636,16 +635,12 @@ static bool boot_option_matches(unsigned number, const struct bytes *device_path
                 log_debug("%s: malformed load option, ignored", path);
                 return false;
         }
-        if (dp_size != device_path->size || memcmp(dp, device_path->data, dp_size) != 0)
-                return false;
-        *ret_identical = size == option->size && memcmp(data, option->data, size) == 0;
-        return true;
+        return dp_size == device_path->size && memcmp(dp, device_path->data, dp_size) == 0;
 }
 
 /* The number of the first Boot#### that boots the same device path, else the lowest free number
- * (*ret_exists false); *ret_identical when the existing option is byte for byte the wanted one. */
-static int boot_option_pick(const struct bytes *device_path, const struct bytes *option, unsigned *ret,
-                            bool *ret_exists, bool *ret_identical)
+ * (*ret_exists false). */
+static int boot_option_pick(const struct bytes *device_path, unsigned *ret, bool *ret_exists)
 {
         _cleanup_free_ uint8_t *used = malloc(BOOT_OPTION_COUNT / 8);
         unsigned free_number = BOOT_OPTION_COUNT;
@@ -657,17 +652,14 @@ static int boot_option_pick(const struct bytes *device_path, const struct bytes 
         if (r < 0)
                 return r;
         for (unsigned n = 0; n < BOOT_OPTION_COUNT; n++) {
-                bool identical = false;
-
                 if (!(used[n / 8] & (1u << n % 8))) {
                         if (free_number == BOOT_OPTION_COUNT)
                                 free_number = n;
                         continue;
                 }
-                if (boot_option_matches(n, device_path, option, &identical)) {
+                if (boot_option_matches(n, device_path)) {
                         *ret = n;
                         *ret_exists = true;
-                        *ret_identical = identical;
                         return 0;
                 }
         }
@@ -676,12 +668,20 @@ static int boot_option_pick(const struct bytes *device_path, const struct bytes 
                                        efivarfs_path());
         *ret = free_number;
         *ret_exists = false;
-        *ret_identical = false;
         return 0;
 }
 
-/* number first, then the old order without it; nothing is written when it is first already. */
-static int boot_order_put_first(unsigned number)
+/* first: number first, then the old order without it. Otherwise the old order as it is, with number
+ * appended when it is not in it (as `bootctl update`). Nothing is written when nothing changes. */
+static bool memmem_u16(const uint8_t *list, size_t size, unsigned number)
+{
+        for (size_t i = 0; i + 1 < size; i += 2)
+                if (get_le16(list + i) == number)
+                        return true;
+        return false;
+}
+
+static int boot_order_update(unsigned number, bool first)
 {
         _cleanup_free_ uint8_t *old = NULL, *new = NULL;
         size_t old_size = 0, new_size;
@@ -698,10 +698,13 @@ static int boot_order_put_first(unsigned number)
         new = p = malloc(old_size + sizeof(uint16_t));
         if (!new)
                 return log_error_errno(-ENOMEM, "BootOrder: out of memory");
-        p = put_le16(p, (uint16_t)number);
+        if (first)
+                p = put_le16(p, (uint16_t)number);
         for (size_t i = 0; i < old_size; i += 2)
-                if (get_le16(old + i) != number)
+                if (!first || get_le16(old + i) != number)
                         p = put_le16(p, get_le16(old + i));
+        if (!first && !memmem_u16(old, old_size, number))
+                p = put_le16(p, (uint16_t)number);
         new_size = (size_t)(p - new);
         if (new_size == old_size && memcmp(new, old, old_size) == 0)
                 return 0;
@@ -709,14 +712,14 @@ static int boot_order_put_first(unsigned number)
         r = efivar_write("BootOrder", EFI_GLOBAL_GUID_STR, EFI_VARIABLE_NV_BS_RT, new, new_size);
         if (r < 0)
                 return r;
-        log_debug("Put Boot%04X first in BootOrder", number);
+        log_debug("Boot%04X %s BootOrder", number, first ? "first in" : "added to");
         return 0;
 }
 
-int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title)
+int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title, bool first)
 {
         _cleanup_(bytes_done) struct bytes device_path = {}, option = {};
-        bool exists, identical;
+        bool exists;
         unsigned number;
         char name[16];
         int r;
@@ -734,17 +737,18 @@ int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const 
         r = load_option_build(title, &device_path, &option);
         if (r < 0)
                 return r;
-        r = boot_option_pick(&device_path, &option, &number, &exists, &identical);
+        r = boot_option_pick(&device_path, &number, &exists);
         if (r < 0)
                 return r;
 
-        /* The option first, then BootOrder: BootOrder never names a missing option. */
-        if (!identical) {
+        /* The option first, then BootOrder: BootOrder never names a missing option. An entry that
+         * boots this loader already is left as it is. */
+        if (!exists) {
                 snprintf(name, sizeof(name), "Boot%04X", number);
                 r = efivar_write(name, EFI_GLOBAL_GUID_STR, EFI_VARIABLE_NV_BS_RT, option.data, option.size);
                 if (r < 0)
                         return r;
-                log_info("%s EFI boot entry %s \"%s\"", exists ? "Updated" : "Created", name, title);
+                log_info("Created EFI boot entry %s \"%s\"", name, title);
         }
-        return boot_order_put_first(number);
+        return boot_order_update(number, first);
 }

@@ -25,7 +25,8 @@ int efivar_write(const char *name, const char *guid, uint32_t attributes, const 
 int efi_secure_boot(void);
 int efi_setup_mode(void);
 
-/* Like `bootctl install`: a "Linux Boot Manager" Boot#### entry whose device path is the ESP's
- * GPT partition (HD node) plus loader_path (e.g. "\EFI\systemd\systemd-bootx64.efi"), reusing a
- * matching existing entry, and put first in BootOrder. Writes nothing when all is already so. */
-int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title);
+/* Like `bootctl update`: a "Linux Boot Manager" Boot#### entry whose device path is the ESP's GPT
+ * partition (HD node) plus loader_path (e.g. "\EFI\systemd\systemd-bootx64.efi"), created only when no
+ * Boot#### boots that path yet, and added to the end of BootOrder when BootOrder lacks it; BootOrder is
+ * not reordered unless first (`bootctl install`): then it is put first. Writes nothing when all is so. */
+int efi_boot_entry_ensure(const struct esp *esp, const char *loader_path, const char *title, bool first);

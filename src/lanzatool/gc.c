@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "entry-name.h"
 #include "fs-util.h"
 #include "gc.h"
 #include "log.h"
@@ -55,22 +56,31 @@ static int is_tmp(const char *name)
         return strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0;
 }
 
-/* Keeps the references of the kept stubs that exist; their payloads must outlive them. */
-static int collect_references(const char *esp, char *const *keep_stubs, char ***keep)
+/* Keeps what every stub staying in EFI/Linux references (ours that are kept, and any other, such as a
+ * hand-made rescue entry): a payload must outlive every stub that points at it. */
+static int collect_references(const char *esp, char *const *garbage, char ***keep)
 {
-        for (size_t i = 0; keep_stubs && keep_stubs[i]; i++) {
-                char path[PATH_MAX], **refs = NULL;
-                snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR "/%s", esp, keep_stubs[i]);
-                if (stub_references(path, &refs) < 0)
+        char path[PATH_MAX];
+        DIR *d;
+        int r = 0;
+
+        snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR, esp);
+        d = opendir(path);
+        if (!d)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "%s: %m", path);
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                char file[PATH_MAX + 256], **refs = NULL;
+                if (de->d_type == DT_DIR || strv_contains(garbage, de->d_name))
                         continue;
-                for (size_t j = 0; refs && refs[j]; j++)
-                        if (strv_extend(keep, refs[j]) < 0) {
-                                strv_free(refs);
-                                return -ENOMEM;
-                        }
+                snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+                if (stub_references(file, &refs) < 0)
+                        continue;
+                for (size_t j = 0; r >= 0 && refs && refs[j]; j++)
+                        r = strv_extend(keep, refs[j]);
                 strv_free(refs);
         }
-        return 0;
+        closedir(d);
+        return r;
 }
 
 static int scan(const char *esp, const char *dir, int (*is_garbage)(const char *name, void *userdata),
@@ -94,15 +104,15 @@ static int scan(const char *esp, const char *dir, int (*is_garbage)(const char *
         return r;
 }
 
+/* Only names of our grammar (entry-name.h): a hand-made EFI/Linux/nixos-rescue.efi is not ours. */
 static int stub_is_garbage(const char *name, void *keep)
 {
-        return is_tmp(name) ||
-               (strncmp(name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) == 0 && !strv_contains(keep, name));
+        return is_tmp(name) || (entry_name_is_ours(name) && !strv_contains(keep, name));
 }
 
 static int payload_is_garbage(const char *name, void *keep)
 {
-        return !strv_contains(keep, name);
+        return is_tmp(name) || (payload_name_is_ours(name) && !strv_contains(keep, name));
 }
 
 int gc_plan(const char *esp, char *const *keep_stubs, char *const *keep_payloads, struct gc_plan *ret)
@@ -114,9 +124,9 @@ int gc_plan(const char *esp, char *const *keep_stubs, char *const *keep_payloads
         for (size_t i = 0; r >= 0 && keep_payloads && keep_payloads[i]; i++)
                 r = strv_extend(&keep, keep_payloads[i]);
         if (r >= 0)
-                r = collect_references(esp, keep_stubs, &keep);
-        if (r >= 0)
                 r = scan(esp, ESP_LINUX_DIR, stub_is_garbage, (void *)keep_stubs, &g.stubs, &g.bytes);
+        if (r >= 0)
+                r = collect_references(esp, g.stubs, &keep);
         if (r >= 0)
                 r = scan(esp, ESP_NIXOS_DIR, payload_is_garbage, keep, &g.payloads, &g.bytes);
         strv_free(keep);

@@ -3,8 +3,9 @@
 
 #include <stdint.h>
 
-/* What lanzatool may delete on the ESP: entry stubs (ENTRY_PREFIX* in EFI/Linux) that are not
- * kept, every file in EFI/nixos that no kept stub references, and our own temporary files there.
+/* What lanzatool may delete on the ESP: entry stubs in EFI/Linux whose names follow our entry grammar
+ * (entry-name.h) and are not kept, payloads in EFI/nixos with our payload names that no kept stub
+ * references, and our own temporary files in both.
  * Nothing else on the ESP is ever looked at. */
 struct gc_plan {
         char **stubs;    /* names in EFI/Linux */
@@ -12,8 +13,8 @@ struct gc_plan {
         uint64_t bytes;  /* what deleting them frees */
 };
 
-/* keep_stubs: entry file names in EFI/Linux to keep (their references are kept too when they exist on
- * the ESP); keep_payloads: further names in EFI/nixos to keep (payloads of stubs not written yet). */
+/* keep_stubs: entry file names in EFI/Linux to keep; what every stub that stays references is kept too;
+ * keep_payloads: further names in EFI/nixos to keep (payloads of stubs not written yet). */
 int gc_plan(const char *esp, char *const *keep_stubs, char *const *keep_payloads, struct gc_plan *ret);
 
 /* Deletes the stubs first, then the payloads, so no stub ever points at a deleted file. */

@@ -54,26 +54,40 @@ invalid:
                                path);
 }
 
+/* path without trailing slashes: "system-42-link/" names the link too, and lstat() would follow it. */
+static char *link_of(const char *path)
+{
+        size_t len = strlen(path);
+
+        while (len > 1 && path[len - 1] == '/')
+                len--;
+        return strndup(path, len);
+}
+
+int generation_number(const char *path, unsigned *ret)
+{
+        _cleanup_free_ char *link = link_of(path);
+        const char *name;
+
+        if (!link)
+                return log_error_errno(-ENOMEM, "%s: out of memory", path);
+        name = strrchr(link, '/');
+        return parse_generation_number(path, name ? name + 1 : link, ret);
+}
+
 int generation_load(const char *path, struct generation **ret)
 {
         _cleanup_(generation_freep) struct generation *g = NULL;
-        _cleanup_free_ char *link = NULL, *boot_json = NULL;
-        size_t len = strlen(path);
-        const char *name;
+        _cleanup_free_ char *link = link_of(path), *boot_json = NULL;
+        size_t len;
         struct stat st;
         unsigned number;
         int r;
 
-        /* "system-42-link/" names the link too; lstat() would follow it. */
-        while (len > 1 && path[len - 1] == '/')
-                len--;
-        link = strndup(path, len);
         if (!link)
                 return log_error_errno(-ENOMEM, "%s: out of memory", path);
-        name = strrchr(link, '/');
-        name = name ? name + 1 : link;
-
-        r = parse_generation_number(path, name, &number);
+        len = strlen(link);
+        r = generation_number(path, &number);
         if (r < 0)
                 return r;
         if (lstat(link, &st) < 0) {

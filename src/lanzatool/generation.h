@@ -20,5 +20,8 @@ struct generation {
 int generation_load(const char *path, struct generation **ret);
 void generation_free(struct generation *g);
 
+/* N of a generation's name alone, logging as generation_load() does when there is none. */
+int generation_number(const char *path, unsigned *ret);
+
 /* Sorts by number, ascending. */
 void generations_sort(struct generation **g, size_t n);

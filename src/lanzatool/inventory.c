@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,9 @@
 #include <sys/stat.h>
 
 #include "authenticode.h"
+#include "boot-choice.h"
 #include "efivars.h"
+#include "entry-name.h"
 #include "fs-util.h"
 #include "inventory.h"
 #include "log.h"
@@ -92,16 +93,13 @@ static void check_entry(const char *esp, X509 *cert, struct inventory_entry *e)
 
 static void parse_name(struct inventory_entry *e)
 {
-        const char *spec = strstr(e->name, "-specialisation-");
-        int n = 0;
+        struct entry_name n;
 
-        if (sscanf(e->name, ENTRY_PREFIX "generation-%u%n", &e->generation, &n) != 1)
-                e->generation = 0;
-        if (spec) {
-                spec += strlen("-specialisation-");
-                const char *end = strrchr(spec, '-');
-                e->specialisation = end ? strndup(spec, (size_t)(end - spec)) : NULL;
-        }
+        if (entry_name_parse(e->name, &n) < 0)
+                return;
+        e->generation = n.generation;
+        e->specialisation = TAKE_PTR(n.specialisation);
+        entry_name_done(&n);
 }
 
 static int compare(const void *a, const void *b)
@@ -114,24 +112,23 @@ static int compare(const void *a, const void *b)
         return strcmp(x->name, y->name);
 }
 
-/* systemd-boot sorts the "nixos-*" entries newest first and boots the first one matching the
- * default pattern; as an approximation, the highest generation matching it. */
-static void mark_default(const char *esp, struct inventory *inv)
+/* The entry systemd-boot boots next, as the one model of its choice has it. */
+static int mark_default(const char *esp, struct inventory *inv)
 {
-        _cleanup_free_ uint8_t *conf = NULL;
-        char path[PATH_MAX], pattern[256] = "nixos-*";
-        size_t size;
+        struct boot_menu menu;
+        struct boot_choice_state state;
+        ssize_t i;
+        int r = boot_menu_load(esp, &menu);
 
-        snprintf(path, sizeof(path), "%s/" LOADER_CONF_PATH, esp);
-        if (read_file(path, 1 << 20, &conf, &size) >= 0)
-                for (char *line = strtok((char *)conf, "\n"); line; line = strtok(NULL, "\n"))
-                        if (sscanf(line, "default %255s", pattern) == 1)
-                                break;
-        for (size_t i = inv->n_entries; i > 0; i--)
-                if (fnmatch(pattern, inv->entries[i - 1].name, FNM_CASEFOLD) == 0) {
-                        inv->entries[i - 1].is_default = true;
-                        return;
-                }
+        if (r < 0)
+                return r;
+        (void)boot_choice_state_load(esp, &state);
+        i = boot_choice_default(&menu, &state);
+        for (size_t k = 0; i >= 0 && k < inv->n_entries; k++)
+                inv->entries[k].is_default = strcmp(inv->entries[k].name, menu.entries[i].file_name) == 0;
+        boot_choice_state_done(&state);
+        boot_menu_done(&menu);
+        return 0;
 }
 
 int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
@@ -140,6 +137,7 @@ int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
         _cleanup_free_ char *booted = NULL;
         char path[PATH_MAX];
         DIR *d;
+        int r;
 
         snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR, esp);
         d = opendir(path);
@@ -148,7 +146,7 @@ int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
         (void)efivar_read_string("LoaderEntrySelected", EFI_LOADER_GUID_STR, &booted);
         for (struct dirent *de; d && (de = readdir(d));) {
                 struct inventory_entry *n;
-                if (strncmp(de->d_name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) != 0 || de->d_type == DT_DIR)
+                if (!entry_name_is_ours(de->d_name) || de->d_type == DT_DIR)
                         continue;
                 n = reallocarray(inv.entries, inv.n_entries + 1, sizeof(*n));
                 if (!n) {
@@ -159,14 +157,18 @@ int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
                 inv.entries = n;
                 n = &inv.entries[inv.n_entries++];
                 *n = (struct inventory_entry){.name = strdup(de->d_name)};
-                n->booted = booted && n->name && strcmp(booted, n->name) == 0;
+                n->booted = entry_id_matches_file(booted, n->name);
                 parse_name(n);
                 check_entry(esp, cert, n);
         }
         if (d)
                 closedir(d);
         qsort(inv.entries, inv.n_entries, sizeof(*inv.entries), compare);
-        mark_default(esp, &inv);
+        r = mark_default(esp, &inv);
+        if (r < 0) {
+                inventory_done(&inv);
+                return r;
+        }
         *ret = inv;
         return 0;
 }

@@ -17,8 +17,8 @@ struct inventory_entry {
         int signature;     /* 1 signed by the db key, 0 not, -1 not checked (no certificate) */
         char *problem;     /* NULL when the stub and what it pins are sound */
         uint64_t size;     /* the stub and the files it pins */
-        bool booted;       /* LoaderEntrySelected */
-        bool is_default;   /* what systemd-boot's default pattern selects */
+        bool booted;       /* LoaderEntrySelected names it (counter and case aside) */
+        bool is_default;   /* systemd-boot boots it next (boot-choice.h) */
 };
 
 struct inventory {

@@ -64,7 +64,13 @@ static int help(void)
                "     --default=PATTERN        loader.conf: default entry (default: nixos-*)\n"
                "     --editor=yes|no          loader.conf: allow editing the command line (default: no)\n"
                "     --console-mode=MODE      loader.conf: console mode\n"
+               "     --default-generation=GEN Boot GEN next (one of the generations given, or its\n"
+               "                              toplevel), even when newer ones exist: rollback\n"
+               "     --allow-untrusted-key    Sign even when the firmware's db does not trust the\n"
+               "                              bundle's db certificate (the next boot will fail)\n"
                "     --no-variables           Do not create a firmware boot entry\n"
+               "     --boot-order-first       Put the firmware boot entry first in BootOrder\n"
+               "     --replace-removable      Overwrite a foreign EFI/BOOT/BOOTX64.EFI\n"
                "     --dry-run                Print what would be done, change nothing\n"
                "     --json=pretty|short|off  JSON output for list and status\n"
                "  -o --output=PATH            sign: write the signed image there (default: in place)\n"
@@ -173,6 +179,10 @@ static int parse_argv(int argc, char *argv[])
                 ARG_EDITOR,
                 ARG_CONSOLE_MODE,
                 ARG_NO_VARIABLES,
+                ARG_DEFAULT_GENERATION,
+                ARG_ALLOW_UNTRUSTED_KEY,
+                ARG_BOOT_ORDER_FIRST,
+                ARG_REPLACE_REMOVABLE,
                 ARG_DRY_RUN,
                 ARG_JSON,
                 ARG_KEY_SIZE,
@@ -207,6 +217,10 @@ static int parse_argv(int argc, char *argv[])
                 {"editor", required_argument, NULL, ARG_EDITOR},
                 {"console-mode", required_argument, NULL, ARG_CONSOLE_MODE},
                 {"no-variables", no_argument, NULL, ARG_NO_VARIABLES},
+                {"default-generation", required_argument, NULL, ARG_DEFAULT_GENERATION},
+                {"allow-untrusted-key", no_argument, NULL, ARG_ALLOW_UNTRUSTED_KEY},
+                {"boot-order-first", no_argument, NULL, ARG_BOOT_ORDER_FIRST},
+                {"replace-removable", no_argument, NULL, ARG_REPLACE_REMOVABLE},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"json", required_argument, NULL, ARG_JSON},
                 {"key-size", required_argument, NULL, ARG_KEY_SIZE},
@@ -279,6 +293,18 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_CONSOLE_MODE:
                         arg.loader.console_mode = optarg;
+                        break;
+                case ARG_DEFAULT_GENERATION:
+                        arg.default_generation = optarg;
+                        break;
+                case ARG_ALLOW_UNTRUSTED_KEY:
+                        arg.allow_untrusted_key = true;
+                        break;
+                case ARG_BOOT_ORDER_FIRST:
+                        arg.boot_order_first = true;
+                        break;
+                case ARG_REPLACE_REMOVABLE:
+                        arg.loader.replace_removable = true;
                         break;
                 case ARG_NO_VARIABLES:
                         arg.no_variables = true;

@@ -22,6 +22,9 @@ struct arguments {
         unsigned configuration_limit; /* parent generations to keep, 0 = all */
         unsigned boot_counting;       /* initial tries, 0 = off */
         bool no_variables;
+        bool boot_order_first;          /* install: put the firmware boot entry first in BootOrder */
+        bool allow_untrusted_key;       /* install: sign even when the firmware's db rejects the key */
+        const char *default_generation; /* install: the generation to boot next (rollback) */
         bool dry_run;
         bool quiet;
         enum json_mode json;

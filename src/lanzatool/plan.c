@@ -12,8 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "authenticode.h"
 #include "base32.h"
+#include "entry-name.h"
 #include "fs-util.h"
+#include "gc.h"
 #include "log.h"
 #include "os-release.h"
 #include "pcrsig.h"
@@ -225,47 +228,112 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
                 log_error("out of memory");
         free(message);
         free(unsigned_stub);
-        free(osrel);
+        e->osrel = osrel;
         free(cmdline);
         free(kpath);
         free(ipath);
         return r;
 }
 
-static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const struct generation *g,
-                          const struct bootspec *b, const char *spec)
+/* Whether the stub dir_fd/name is signed by our key and everything it references is in EFI/nixos. */
+static bool entry_intact(int esp_fd, int dir_fd, const char *name, X509 *cert)
+{
+        _cleanup_free_ uint8_t *image = NULL;
+        _cleanup_free_ char *message = NULL;
+        char path[PATH_MAX], **refs = NULL;
+        size_t size;
+        bool ok;
+
+        if (read_file_at(dir_fd, name, 64u << 20, &image, &size) < 0 ||
+            authenticode_verify(image, size, cert, &message) < 0)
+                return false;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir_fd, name);
+        ok = stub_references(path, &refs) >= 0 && refs;
+        for (size_t i = 0; ok && refs[i]; i++) {
+                char ref[PATH_MAX];
+                snprintf(ref, sizeof(ref), ESP_NIXOS_DIR "/%s", refs[i]);
+                ok = faccessat(esp_fd, ref, F_OK, 0) == 0;
+        }
+        strv_free(refs);
+        return ok;
+}
+
+/* An entry with initrd secrets whose stem (toplevel and key) is on the ESP, intact, stays as it is:
+ * its appender does not run again. */
+static bool reuse_secrets_entry(const struct plan_inputs *in, struct entry *e)
+{
+        _cleanup_close_ int fd =
+                in->esp_fd < 0 ? -1 : openat(in->esp_fd, ESP_LINUX_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(dup(fd));
+        bool found = false;
+
+        for (struct dirent *de; d && !found && (de = readdir(d));) {
+                struct entry_name n;
+                if (entry_name_parse(de->d_name, &n) < 0)
+                        continue;
+                if (strcmp(n.stem, e->stem) == 0 &&
+                    entry_intact(in->esp_fd, fd, de->d_name, in->pki->db.certificate) &&
+                    (e->file_name = strdup(de->d_name)))
+                        found = e->present = true;
+                entry_name_done(&n);
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
+static void entry_free(struct entry *e)
+{
+        free(e->specialisation);
+        free(e->stem);
+        free(e->file_name);
+        free(e->replaces);
+        free(e->stub);
+        free(e->osrel);
+}
+
+/* Hashes the entry's kernel and initrd (running the secrets appender) and builds its signed stub. */
+static int plan_new_entry(struct plan *p, const struct plan_inputs *in, const struct bootspec *b,
+                          struct entry *e)
 {
         _cleanup_free_ char *kver = kernel_version(b->kernel), *secrets_copy = NULL;
-        struct entry e = {.generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD};
         int r;
 
         if (!kver)
                 return log_error_errno(-ENOMEM, "out of memory");
-        r = payload_add(p, "kernel", kver, b->kernel, &e.kernel);
+        r = payload_add(p, "kernel", kver, b->kernel, &e->kernel);
         if (r >= 0 && b->initrd && b->initrd_secrets)
                 r = initrd_with_secrets(p, b, &secrets_copy);
         if (r >= 0 && b->initrd)
-                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, &e.initrd);
+                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, &e->initrd);
         if (r < 0)
                 return r;
+        if ((in->boot_counting ? asprintf(&e->file_name, "%s+%u.efi", e->stem, in->boot_counting)
+                               : asprintf(&e->file_name, "%s.efi", e->stem)) < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        return build_stub(p, in, b, e);
+}
+
+static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const struct generation *g,
+                          const struct bootspec *b, const char *spec)
+{
+        struct entry e = {.generation = g->number, .build_time = g->build_time, .initrd = NO_PAYLOAD};
+        struct entry *n = NULL;
+        int r = 0;
 
         e.specialisation = spec ? strdup(spec) : NULL;
         e.stem = entry_stem(b->toplevel, in->pki->db_cert_pem, in->pki->db_cert_pem_size, g->number, spec);
         if (!e.stem || (spec && !e.specialisation))
                 r = log_error_errno(-ENOMEM, "out of memory");
-        else if ((in->boot_counting ? asprintf(&e.file_name, "%s+%u.efi", e.stem, in->boot_counting)
-                                    : asprintf(&e.file_name, "%s.efi", e.stem)) < 0)
+        else if (b->initrd_secrets && reuse_secrets_entry(in, &e))
+                e.kernel = NO_PAYLOAD;
+        else
+                r = plan_new_entry(p, in, b, &e);
+        if (r >= 0 && !(n = reallocarray(p->entries, p->n_entries + 1, sizeof(*n))))
                 r = log_error_errno(-ENOMEM, "out of memory");
-        if (r >= 0)
-                r = build_stub(p, in, b, &e);
-
-        struct entry *n = r >= 0 ? reallocarray(p->entries, p->n_entries + 1, sizeof(*n)) : NULL;
-        if (!n) {
-                free(e.specialisation);
-                free(e.stem);
-                free(e.file_name);
-                free(e.stub);
-                return r < 0 ? r : log_error_errno(-ENOMEM, "out of memory");
+        if (r < 0) {
+                entry_free(&e);
+                return r;
         }
         p->entries = n;
         p->entries[p->n_entries++] = e;
@@ -275,32 +343,23 @@ static int plan_add_entry(struct plan *p, const struct plan_inputs *in, const st
 int plan_add_generation(struct plan *p, const struct plan_inputs *in, const struct generation *g)
 {
         const struct bootspec *b = g->bootspec;
+        size_t n_payloads = p->n_payloads, n_entries = p->n_entries;
         int r = plan_add_entry(p, in, g, b, NULL);
 
         for (size_t i = 0; r >= 0 && i < b->n_specialisations; i++)
                 r = plan_add_entry(p, in, g, b->specialisations[i].bootspec, b->specialisations[i].name);
+        if (r < 0) {
+                /* All of the generation or nothing: the caller may go on without it. */
+                for (size_t i = n_payloads; i < p->n_payloads; i++) {
+                        free(p->payloads[i].source);
+                        free(p->payloads[i].name);
+                }
+                for (size_t i = n_entries; i < p->n_entries; i++)
+                        entry_free(&p->entries[i]);
+                p->n_payloads = n_payloads;
+                p->n_entries = n_entries;
+        }
         return r;
-}
-
-size_t entry_name_stem_length(const char *name)
-{
-        size_t n = strlen(name), stem;
-        const char *p;
-
-        if (n < 4 || strcmp(name + n - 4, ".efi") != 0)
-                return 0;
-        n -= 4;
-        p = memchr(name, '+', n);
-        if (!p)
-                return n;
-        stem = (size_t)(p - name);
-        /* +N or +N-M, digits only */
-        for (p++; p < name + n && isdigit((unsigned char)*p); p++)
-                ;
-        if (p < name + n && *p == '-')
-                for (p++; p < name + n && isdigit((unsigned char)*p); p++)
-                        ;
-        return p == name + n && name[stem + 1] != '-' && stem + 1 < n ? stem : 0;
 }
 
 static bool file_equals_at(int dir_fd, const char *name, const uint8_t *data, size_t size)
@@ -316,11 +375,9 @@ static bool file_equals_at(int dir_fd, const char *name, const uint8_t *data, si
         return eq;
 }
 
-static void match_entry(struct entry *e, int linux_fd, const char *existing)
+static void match_entry(struct entry *e, int linux_fd, const char *existing, const char *stem)
 {
-        size_t n = entry_name_stem_length(existing);
-
-        if (n != strlen(e->stem) || strncmp(existing, e->stem, n) != 0)
+        if (strcmp(stem, e->stem) != 0)
                 return;
         if (file_equals_at(linux_fd, existing, e->stub, e->stub_size)) {
                 /* Keep the name, and with it the boot counters systemd-boot keeps there. */
@@ -350,10 +407,14 @@ int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting)
                                          memcmp(digest, p->payloads[i].sha256, 32) == 0;
         }
         if (linux_fd >= 0 && (d = fdopendir(dup(linux_fd)))) {
-                for (struct dirent *de; (de = readdir(d));)
+                for (struct dirent *de; (de = readdir(d));) {
+                        struct entry_name n;
+                        if (entry_name_parse(de->d_name, &n) < 0)
+                                continue;
                         for (size_t i = 0; i < p->n_entries; i++)
-                                if (strncmp(de->d_name, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) == 0)
-                                        match_entry(&p->entries[i], linux_fd, de->d_name);
+                                match_entry(&p->entries[i], linux_fd, de->d_name, n.stem);
+                        entry_name_done(&n);
+                }
                 closedir(d);
         }
         if (nixos_fd >= 0)
@@ -369,13 +430,8 @@ void plan_done(struct plan *p)
                 free(p->payloads[i].source);
                 free(p->payloads[i].name);
         }
-        for (size_t i = 0; i < p->n_entries; i++) {
-                free(p->entries[i].specialisation);
-                free(p->entries[i].stem);
-                free(p->entries[i].file_name);
-                free(p->entries[i].replaces);
-                free(p->entries[i].stub);
-        }
+        for (size_t i = 0; i < p->n_entries; i++)
+                entry_free(&p->entries[i]);
         if (p->tmpdir) {
                 char cmd[PATH_MAX + 16];
                 DIR *d = opendir(p->tmpdir);

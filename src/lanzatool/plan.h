@@ -33,6 +33,7 @@ struct entry {
         char *file_name; /* stem[+tries].efi, or the name this entry has on the ESP already */
         char *replaces;  /* another name of this entry on the ESP, removed once file_name is in place */
         uint8_t *stub;   /* the signed stub */
+        char *osrel;     /* its .osrel text, for the model of systemd-boot's choice */
         size_t stub_size;
         size_t kernel, initrd; /* indices into plan.payloads; initrd NO_PAYLOAD when there is none */
         bool present;          /* on the ESP byte for byte already */
@@ -46,6 +47,7 @@ struct plan_inputs {
         size_t stub_size;
         const char *stub_path;
         unsigned boot_counting; /* initial tries, 0 = off */
+        int esp_fd;             /* the ESP, for entries with initrd secrets installed already; -1: none */
         /* Adds .pcrpkey and .pcrsig to every stub; NULL: neither. */
         struct pcr_signer *pcr_signer;
 };
@@ -59,7 +61,8 @@ struct plan {
 };
 
 /* Adds the entries of a generation and of its specialisations, hashing kernels and initrds and
- * building their signed stubs. Logs one message naming the file at fault. */
+ * building their signed stubs. Logs one message naming the file at fault; on failure the plan is as
+ * it was before. */
 int plan_add_generation(struct plan *p, const struct plan_inputs *in, const struct generation *g);
 
 /* Looks at what is on the ESP: which payloads and stubs are present with the planned content, and
@@ -72,7 +75,3 @@ void plan_done(struct plan *p);
  * of [["toplevel", bytes], ["public_key", bytes]] exactly as upstream lanzaboote hashes it. */
 char *entry_stem(const char *toplevel, const char *public_key, size_t public_key_size, unsigned gen,
                  const char *spec);
-
-/* "stem" when name is stem, stem.efi, stem+N.efi or stem+N-M.efi (boot counting), else NULL:
- * returns the length of the stem part of an entry file name, 0 when it is not a .efi name. */
-size_t entry_name_stem_length(const char *name);

@@ -31,8 +31,24 @@ static char *image_version(const uint8_t *image, size_t size)
         return v;
 }
 
-/* Whether the copy at path must be (re)written with a systemd-boot of version new_version. */
-static bool needs_write(const char *path, const char *new_version, X509 *cert)
+/* A PE image whose .osrel does not say ID=systemd-boot: another boot loader (shim, GRUB, another
+ * distribution's), not a copy of ours gone bad. */
+static bool is_foreign_loader(const uint8_t *image, size_t size)
+{
+        struct pe_section_copy s = {.name = ".osrel"};
+        _cleanup_free_ char *message = NULL, *id = NULL;
+        int r = pe_get_sections(image, size, &s, 1, &message);
+
+        if (r >= 0 && s.data)
+                id = os_release_get((const char *)s.data, s.size, "ID");
+        pe_section_copies_free(&s, 1);
+        return r >= 0 && (!id || strcmp(id, "systemd-boot") != 0);
+}
+
+/* Whether the copy at path must be (re)written with a systemd-boot of version new_version. A foreign
+ * boot loader at the removable-media path is left alone unless replace_foreign. */
+static bool needs_write(const char *path, const char *new_version, X509 *cert, bool removable,
+                        bool replace_foreign)
 {
         _cleanup_free_ uint8_t *have = NULL;
         _cleanup_free_ char *have_version = NULL, *message = NULL;
@@ -40,6 +56,13 @@ static bool needs_write(const char *path, const char *new_version, X509 *cert)
 
         if (read_file(path, SYSTEMD_BOOT_MAX_SIZE, &have, &size) < 0)
                 return true; /* missing or unreadable */
+        if (removable && is_foreign_loader(have, size)) {
+                if (!replace_foreign)
+                        log_info("%s: another boot loader, leaving it alone (--replace-removable replaces "
+                                 "it)",
+                                 path);
+                return replace_foreign;
+        }
         have_version = image_version(have, size);
         if (!have_version) {
                 log_info("%s: malformed, replacing it", path);
@@ -107,7 +130,8 @@ int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki
 
         for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
                 snprintf(path, sizeof(path), "%s/%s", esp, targets[i]);
-                p.write[i] = needs_write(path, version, pki->db.certificate);
+                p.write[i] = needs_write(path, version, pki->db.certificate,
+                                         strcmp(targets[i], REMOVABLE_PATH) == 0, conf->replace_removable);
         }
         p.loader_conf = loader_conf_text(conf);
         if (!p.loader_conf) {

@@ -20,6 +20,7 @@ struct loader_conf {
         const char *console_mode; /* NULL: not written */
         bool editor;
         bool auto_enroll;
+        bool replace_removable; /* overwrite a REMOVABLE_PATH that is not systemd-boot */
 };
 
 /* Signed systemd-boot for both of its places on the ESP; a place is written only when its file

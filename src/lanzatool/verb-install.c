@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "boot-choice.h"
+#include "db-trust.h"
 #include "efivars.h"
+#include "entry-name.h"
 #include "esp.h"
 #include "fs-util.h"
 #include "gc.h"
@@ -28,12 +32,17 @@ struct install {
         size_t stub_size;
         struct generation **generations;
         size_t n_generations;
+        unsigned *skipped; /* numbers of broken generations: their entries on the ESP stay */
+        size_t n_skipped;
+        unsigned newest;                      /* the highest generation number given */
+        const struct generation *default_gen; /* --default-generation */
         struct plan plan;
         struct systemd_boot_plan sdboot;
         struct enroll_esp_plan auto_enroll;
-        char **keep;          /* entry names that survive: the planned ones and the booted one */
-        char **keep_payloads; /* payload names of the planned entries */
-        char *previous_default;
+        char **keep;            /* entry names that survive: the planned ones and the booted one */
+        char **keep_payloads;   /* payload names of the planned entries */
+        char *previous_default; /* what systemd-boot boots now */
+        char *default_pattern;  /* loader.conf's default for --default-generation */
         unsigned files_written;
 };
 
@@ -42,12 +51,14 @@ static void install_done(struct install *c)
         for (size_t i = 0; i < c->n_generations; i++)
                 generation_free(c->generations[i]);
         free(c->generations);
+        free(c->skipped);
         plan_done(&c->plan);
         systemd_boot_plan_done(&c->sdboot);
         enroll_esp_plan_done(&c->auto_enroll);
         strv_free(c->keep);
         strv_free(c->keep_payloads);
         free(c->previous_default);
+        free(c->default_pattern);
         free(c->stub);
         pki_done(&c->pki);
         esp_done(&c->esp);
@@ -67,28 +78,113 @@ static void progress_end(void)
                 fputs("\r\033[K", stderr);
 }
 
+/* The same file or directory, symbolic links followed. */
+static bool same_file(const char *a, const char *b)
+{
+        struct stat x, y;
+
+        return a && b && stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
+               x.st_ino == y.st_ino;
+}
+
+/* Never brick: with Secure Boot enforcing, the firmware's db must trust what we sign with. */
+static int check_firmware_trust(const struct install *c)
+{
+        _cleanup_free_ char *summary = NULL;
+        char *subject;
+        int r = firmware_trusts_certificate(c->pki.db.certificate, &summary);
+
+        if (r != 0)
+                return 0; /* trusted, not enforcing, or unknown (no efivarfs) */
+        subject = X509_NAME_oneline(X509_get_subject_name(c->pki.db.certificate), NULL, 0);
+        if (arg.allow_untrusted_key)
+                log_warning("the firmware's db does not trust %s (db holds: %s); signing with it anyway "
+                            "(--allow-untrusted-key): the next boot will fail Secure Boot",
+                            subject ?: "?", summary ?: "?");
+        else
+                r = log_error_errno(-EKEYREJECTED,
+                                    "%s/keys/db/db.pem: the firmware's db does not trust %s (db holds: %s); "
+                                    "nothing was changed (wrong or regenerated --pki-bundle? "
+                                    "--allow-untrusted-key overrides)",
+                                    arg.pki_bundle, subject ?: "?", summary ?: "?");
+        OPENSSL_free(subject);
+        return r;
+}
+
+/* error: what loading or planning the generation gave, logged already. Fatal for the newest and the
+ * default generation. */
+static int skip_generation(struct install *c, unsigned number, const char *path, int error)
+{
+        unsigned *n;
+
+        if (number == c->newest || (arg.default_generation && same_file(path, arg.default_generation)))
+                return error;
+        log_warning("%s: skipped, its entries on the ESP stay as they are", path);
+        n = reallocarray(c->skipped, c->n_skipped + 1, sizeof(*n));
+        if (!n)
+                return log_error_errno(-ENOMEM, "out of memory");
+        c->skipped = n;
+        c->skipped[c->n_skipped++] = number;
+        return 0;
+}
+
+/* A generation that cannot be loaded is skipped with a warning, unless it is the newest or the
+ * default one. */
 static int load_generations(struct install *c, int argc, char *argv[])
 {
         c->generations = calloc((size_t)argc, sizeof(*c->generations));
         if (!c->generations)
                 return log_error_errno(-ENOMEM, "out of memory");
         for (int i = 0; i < argc; i++) {
-                int r = generation_load(argv[i], &c->generations[c->n_generations]);
+                unsigned n;
+                int r = generation_number(argv[i], &n);
                 if (r < 0)
                         return r;
-                c->n_generations++;
+                c->newest = n > c->newest ? n : c->newest;
+        }
+        for (int i = 0; i < argc; i++) {
+                unsigned n = 0;
+                int error = generation_load(argv[i], &c->generations[c->n_generations]), r;
+                if (error >= 0)
+                        c->n_generations++;
+                else if ((r = generation_number(argv[i], &n)) < 0 ||
+                         (r = skip_generation(c, n, argv[i], error)) < 0)
+                        return r;
         }
         generations_sort(c->generations, c->n_generations);
-        /* The limit counts generations, not entries: specialisations come with their parent. */
-        if (arg.configuration_limit > 0 && c->n_generations > arg.configuration_limit) {
-                size_t drop = c->n_generations - arg.configuration_limit;
-                for (size_t i = 0; i < drop; i++)
-                        generation_free(c->generations[i]);
-                memmove(c->generations, c->generations + drop,
-                        arg.configuration_limit * sizeof(*c->generations));
-                c->n_generations = arg.configuration_limit;
-        }
         return 0;
+}
+
+/* --default-generation names one of the generations given, by its path or its toplevel. */
+static int find_default_generation(struct install *c)
+{
+        if (!arg.default_generation)
+                return 0;
+        for (size_t i = 0; i < c->n_generations; i++)
+                if (same_file(c->generations[i]->path, arg.default_generation) ||
+                    same_file(c->generations[i]->bootspec->toplevel, arg.default_generation)) {
+                        c->default_gen = c->generations[i];
+                        return 0;
+                }
+        return log_error_errno(-EINVAL, "--default-generation=%s: not one of the generations given",
+                               arg.default_generation);
+}
+
+/* The limit counts generations, not entries: specialisations come with their parent. The default
+ * generation stays whatever its age. */
+static void apply_limit(struct install *c)
+{
+        size_t drop, kept = 0;
+
+        if (arg.configuration_limit == 0 || c->n_generations <= arg.configuration_limit)
+                return;
+        drop = c->n_generations - arg.configuration_limit;
+        for (size_t i = 0; i < c->n_generations; i++)
+                if (i < drop && c->generations[i] != c->default_gen)
+                        generation_free(c->generations[i]);
+                else
+                        c->generations[kept++] = c->generations[i];
+        c->n_generations = kept;
 }
 
 static int build_plan(struct install *c)
@@ -100,6 +196,7 @@ static int build_plan(struct install *c)
                 .stub_size = c->stub_size,
                 .stub_path = arg.stub,
                 .boot_counting = arg.boot_counting,
+                .esp_fd = c->esp.fd,
                 .pcr_signer = arg.pcr_private_key ? &signer : NULL,
         };
         char *message = NULL;
@@ -113,63 +210,178 @@ static int build_plan(struct install *c)
                 free(message);
                 return r;
         }
-        for (size_t i = 0; r >= 0 && i < c->n_generations; i++)
-                r = plan_add_generation(&c->plan, &in, c->generations[i]);
+        for (size_t i = 0; r >= 0 && i < c->n_generations; i++) {
+                const struct generation *g = c->generations[i];
+                if ((r = plan_add_generation(&c->plan, &in, g)) < 0)
+                        r = skip_generation(c, g->number, g->path, r);
+        }
         if (r >= 0)
                 r = plan_match_esp(&c->plan, c->esp.fd, arg.boot_counting);
         pcr_signer_done(&signer);
         return r;
 }
 
-/* The generation number in an entry name, 0 when it has none. */
-static unsigned entry_generation(const char *name)
+/* --default-generation: loader.conf's default selects exactly its entry ("<stem>*" matches the name
+ * with or without a boot counter, and no other entry: the stem ends in the input hash). */
+static int set_default_pattern(struct install *c)
 {
-        unsigned n = 0;
-        return sscanf(name, ENTRY_PREFIX "generation-%u", &n) == 1 ? n : 0;
+        if (!c->default_gen)
+                return 0;
+        for (size_t i = 0; i < c->plan.n_entries; i++) {
+                const struct entry *e = &c->plan.entries[i];
+                if (e->generation == c->default_gen->number && !e->specialisation) {
+                        if (asprintf(&c->default_pattern, "%s*", e->stem) < 0)
+                                return log_error_errno(-ENOMEM, "out of memory");
+                        arg.loader.default_entry = c->default_pattern;
+                        return 0;
+                }
+        }
+        return log_error_errno(-EINVAL, "%s: no entry planned for the default generation",
+                               c->default_gen->path);
 }
 
-/* What must survive: every planned entry, the entry we are running from (LoaderEntrySelected),
- * and, until the new entries are in place, the one systemd-boot picks now by default (its
- * "nixos-*" pattern selects the highest generation). */
-static int collect_keep(struct install *c)
+static int keep_name(char ***keep, const char *name, const char *why)
 {
-        char path[PATH_MAX], *booted = NULL;
+        if (strv_contains(*keep, name))
+                return 0;
+        log_debug("keeping %s: %s", name, why);
+        return strv_extend(keep, name) < 0 ? log_error_errno(-ENOMEM, "out of memory") : 0;
+}
+
+/* Turns the menu of now into the menu once the planned entries are written. A kept name (the booted
+ * entry: its counter and LoaderBootCountPath live there) is not replaced by a rewrite of its entry;
+ * it stays beside the new file until it is no longer needed. */
+static int menu_apply_plan(struct install *c, struct boot_menu *m)
+{
         int r = 0;
 
-        for (size_t i = 0; r >= 0 && i < c->plan.n_entries; i++)
-                r = strv_extend(&c->keep, c->plan.entries[i].file_name);
-        for (size_t i = 0; r >= 0 && i < c->plan.n_payloads; i++)
-                r = strv_extend(&c->keep_payloads, c->plan.payloads[i].name);
-        if (r >= 0 && efivar_read_string("LoaderEntrySelected", EFI_LOADER_GUID_STR, &booted) >= 0 &&
-            strncmp(booted, ENTRY_PREFIX, strlen(ENTRY_PREFIX)) == 0 && !strchr(booted, '/')) {
-                snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR "/%s", c->esp.path, booted);
-                if (access(path, F_OK) == 0 && !strv_contains(c->keep, booted)) {
-                        log_debug("keeping the booted entry %s", booted);
-                        r = strv_extend(&c->keep, booted);
+        for (size_t i = 0; r >= 0 && i < c->plan.n_entries; i++) {
+                struct entry *e = &c->plan.entries[i];
+                if (e->replaces && strv_contains(c->keep, e->replaces)) {
+                        log_debug("keeping %s beside %s", e->replaces, e->file_name);
+                        free(e->replaces);
+                        e->replaces = NULL;
                 }
+                if (e->replaces)
+                        boot_menu_remove(m, e->replaces);
+                if (e->osrel)
+                        r = boot_menu_add(m, e->file_name, e->osrel, strlen(e->osrel));
         }
-        free(booted);
-        return r < 0 ? log_error_errno(r, "out of memory") : 0;
+        boot_menu_sort(m);
+        return r;
 }
 
-static int find_previous_default(struct install *c)
+/* The entries systemd-boot was told to boot (LoaderEntrySelected at menu time, LoaderBootCountPath
+ * after its rename), whatever counter and case their names have now. */
+static int keep_booted(struct install *c, const struct boot_menu *now)
 {
-        struct gc_plan all;
-        unsigned best = 0;
-        int r = gc_plan(c->esp.path, NULL, NULL, &all);
+        _cleanup_free_ char *selected = NULL, *count_path = NULL;
+        const char *count_name = NULL;
+        int r = 0;
 
-        if (r < 0)
-                return r;
-        for (size_t i = 0; all.stubs && all.stubs[i]; i++) {
-                unsigned n = entry_generation(all.stubs[i]);
-                if (n > best && entry_name_stem_length(all.stubs[i]) > 0) {
-                        best = n;
-                        free(c->previous_default);
-                        c->previous_default = strdup(all.stubs[i]);
-                }
+        (void)efivar_read_string("LoaderEntrySelected", EFI_LOADER_GUID_STR, &selected);
+        if (efivar_read_string("LoaderBootCountPath", EFI_LOADER_GUID_STR, &count_path) >= 0)
+                count_name = strrchr(count_path, '\\') ? strrchr(count_path, '\\') + 1 : count_path;
+        for (size_t i = 0; r >= 0 && i < now->n_entries; i++) {
+                const char *f = now->entries[i].file_name;
+                if (entry_id_matches_file(selected, f) || entry_id_matches_file(count_name, f))
+                        r = keep_name(&c->keep, f, "booted");
         }
-        gc_plan_done(&all);
-        return 0;
+        return r;
+}
+
+/* With boot counting, the newest of our entries that systemd-bless-boot blessed (no counter). */
+static int keep_newest_blessed(struct install *c, const struct boot_menu *now)
+{
+        const char *best = NULL;
+        unsigned best_gen = 0;
+
+        if (arg.boot_counting == 0)
+                return 0;
+        for (size_t i = 0; i < now->n_entries; i++) {
+                struct entry_name n;
+                if (entry_name_parse(now->entries[i].file_name, &n) < 0)
+                        continue;
+                if (n.tries_left < 0 && !n.specialisation && (!best || n.generation > best_gen)) {
+                        best = now->entries[i].file_name;
+                        best_gen = n.generation;
+                }
+                entry_name_done(&n);
+        }
+        return best ? keep_name(&c->keep, best, "the newest known-good entry") : 0;
+}
+
+/* The entries of generations skipped as broken keep what they had. */
+static int keep_skipped(struct install *c, const struct boot_menu *now)
+{
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < now->n_entries; i++) {
+                struct entry_name n;
+                if (entry_name_parse(now->entries[i].file_name, &n) < 0)
+                        continue;
+                for (size_t j = 0; r >= 0 && j < c->n_skipped; j++)
+                        if (n.generation == c->skipped[j])
+                                r = keep_name(&c->keep, now->entries[i].file_name, "skipped generation");
+                entry_name_done(&n);
+        }
+        return r;
+}
+
+/* What systemd-boot may choose after this install: LoaderEntryDefault's entry, LoaderEntryOneShot's,
+ * and the one it boots next with the new loader.conf. */
+static int keep_chosen(struct install *c, const struct boot_menu *after, struct boot_choice_state *state)
+{
+        ssize_t i;
+        int r = 0;
+
+        if ((i = boot_choice_efivar_default(after, state)) >= 0)
+                r = keep_name(&c->keep, after->entries[i].file_name, "LoaderEntryDefault");
+        if (r >= 0 && (i = boot_menu_find(after, state->oneshot)) >= 0)
+                r = keep_name(&c->keep, after->entries[i].file_name, "LoaderEntryOneShot");
+        free(state->default_config);
+        state->default_config = loader_conf_default(c->sdboot.loader_conf, strlen(c->sdboot.loader_conf));
+        if (r >= 0 && (i = boot_choice_default(after, state)) >= 0)
+                r = keep_name(&c->keep, after->entries[i].file_name, "the next default");
+        return r;
+}
+
+/* What must survive: every planned entry; the booted one; the one systemd-boot boots after this
+ * install; LoaderEntryDefault's and LoaderEntryOneShot's; with boot counting, the newest blessed one;
+ * those of skipped generations. The one it boots now is kept until the new ones are in place. */
+static int collect_keep(struct install *c)
+{
+        struct boot_menu menu = {};
+        struct boot_choice_state state = {};
+        ssize_t i;
+        int r = 0;
+
+        for (size_t k = 0; r >= 0 && k < c->plan.n_entries; k++)
+                r = keep_name(&c->keep, c->plan.entries[k].file_name, "planned");
+        for (size_t k = 0; r >= 0 && k < c->plan.n_payloads; k++)
+                r = strv_extend(&c->keep_payloads, c->plan.payloads[k].name);
+        if (r < 0)
+                return log_error_errno(-ENOMEM, "out of memory");
+        if ((r = boot_menu_load(c->esp.path, &menu)) < 0 ||
+            (r = boot_choice_state_load(c->esp.path, &state)) < 0)
+                goto finish;
+        if ((i = boot_choice_default(&menu, &state)) >= 0 &&
+            !(c->previous_default = strdup(menu.entries[i].file_name)))
+                r = log_error_errno(-ENOMEM, "out of memory");
+        if (r >= 0)
+                r = keep_booted(c, &menu);
+        if (r >= 0)
+                r = keep_newest_blessed(c, &menu);
+        if (r >= 0)
+                r = keep_skipped(c, &menu);
+        if (r >= 0)
+                r = menu_apply_plan(c, &menu);
+        if (r >= 0)
+                r = keep_chosen(c, &menu, &state);
+finish:
+        boot_menu_done(&menu);
+        boot_choice_state_done(&state);
+        return r;
 }
 
 static uint64_t round_up(uint64_t size, uint64_t block)
@@ -333,7 +545,8 @@ static void ensure_boot_entry(const struct install *c)
 
         if (arg.no_variables || arg.dry_run || !efivarfs_path())
                 return;
-        r = efi_boot_entry_ensure(&c->esp, SYSTEMD_BOOT_EFI_PATH, "Linux Boot Manager");
+        r = efi_boot_entry_ensure(&c->esp, SYSTEMD_BOOT_EFI_PATH, "Linux Boot Manager",
+                                  arg.boot_order_first);
         if (r == -EOPNOTSUPP)
                 log_info("%s: no partition information, not creating a firmware boot entry", c->esp.path);
         else if (r < 0)
@@ -347,6 +560,8 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (!arg.pki_bundle)
                 return log_error_errno(-EINVAL, "install needs --pki-bundle=DIR");
         r = pki_load(arg.pki_bundle, &c->pki);
+        if (r >= 0)
+                r = check_firmware_trust(c);
         if (r >= 0 && (r = read_file(arg.stub, STUB_MAX_SIZE, &c->stub, &c->stub_size)) < 0)
                 log_error("%s: cannot read the stub: %s", arg.stub, strerror(-r));
         if (r >= 0)
@@ -356,7 +571,13 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (r >= 0 && c->n_generations == 0)
                 r = log_error_errno(-EINVAL, "no generations given");
         if (r >= 0)
+                r = find_default_generation(c);
+        if (r >= 0) {
+                apply_limit(c);
                 r = build_plan(c);
+        }
+        if (r >= 0)
+                r = set_default_pattern(c);
         if (r >= 0)
                 r = systemd_boot_plan(c->esp.path, arg.systemd_boot, &c->pki, &arg.loader, &c->sdboot);
         /* Includes the bricking guard: before anything is written. */
@@ -364,8 +585,6 @@ static int install_run(struct install *c, int argc, char *argv[])
                 r = enroll_esp_plan(c->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);
         if (r >= 0)
                 r = collect_keep(c);
-        if (r >= 0)
-                r = find_previous_default(c);
         if (r >= 0)
                 r = ensure_space(c);
         if (r < 0)

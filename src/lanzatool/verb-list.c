@@ -3,21 +3,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "entry-name.h"
 #include "esp.h"
 #include "inventory.h"
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "util.h"
 
-/* kernel-<kver>-<52 base32>.efi gives kver. */
 static void kernel_version(const char *kernel, char *buf, size_t size)
 {
-        size_t n = kernel ? strlen(kernel) : 0;
+        _cleanup_free_ char *v = kernel ? payload_name_version(kernel) : NULL;
 
-        if (n > strlen("kernel-") + 53 + 4 && strncmp(kernel, "kernel-", 7) == 0)
-                snprintf(buf, size, "%.*s", (int)(n - 7 - 53 - 4), kernel + 7);
-        else
-                snprintf(buf, size, "-");
+        snprintf(buf, size, "%s", v ?: "-");
 }
 
 static const char *human_size(uint64_t size, char buf[16])

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "db-trust.h"
 #include "efivars.h"
 #include "esp.h"
 #include "inventory.h"
@@ -21,6 +23,8 @@ struct status {
         struct esp esp;
         bool esp_found;
         char *pki_subject;
+        int db_trusted;   /* firmware_trusts_certificate(), -ENOENT without a bundle */
+        char *db_summary; /* what db holds, when it does not trust the bundle */
         size_t n_entries, n_problems;
         const char *default_entry;
 };
@@ -33,6 +37,7 @@ static void status_done(struct status *s)
         free(s->booted);
         free(s->loader_part_uuid);
         free(s->pki_subject);
+        free(s->db_summary);
         esp_done(&s->esp);
 }
 
@@ -53,8 +58,10 @@ static void gather(struct status *s, struct inventory *inv)
         s->setup_mode = efi_setup_mode();
         s->tpm = access("/sys/class/tpm/tpm0", F_OK) == 0;
         s->esp_found = esp_find(arg.esp_path, &s->esp) >= 0;
+        s->db_trusted = -ENOENT;
         if (arg.pki_bundle && pki_load_certificate(arg.pki_bundle, &cert) >= 0) {
                 s->pki_subject = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
+                s->db_trusted = firmware_trusts_certificate(cert, &s->db_summary);
         }
         if (s->esp_found && inventory_load(s->esp.path, cert, inv) >= 0) {
                 s->n_entries = inv->n_entries;
@@ -99,6 +106,12 @@ static void print_text(const struct status *s)
                 printf("        ESP: not found\n");
         printf(" PKI bundle: %s%s%s%s\n", arg.pki_bundle ?: "-", s->pki_subject ? " (db " : "",
                s->pki_subject ?: "", s->pki_subject ? ")" : "");
+        if (s->db_trusted == 0)
+                printf("   db trust: NOT TRUSTED: the firmware's db holds %s; the next boot will fail\n",
+                       s->db_summary ?: "?");
+        else if (s->db_trusted > 0)
+                printf("   db trust: the firmware trusts the bundle's db certificate (or does not "
+                       "enforce)\n");
         printf("    Entries: %zu installed, %zu with problems%s%s\n", s->n_entries, s->n_problems,
                s->default_entry ? ", default " : "", s->default_entry ?: "");
 }
@@ -133,6 +146,8 @@ static void print_json(const struct status *s)
         json_object_object_add(o, "espMatchesLoader",
                                s->loader_part_uuid ? json_object_new_boolean(part_uuid_matches(s)) : NULL);
         json_object_object_add(o, "pkiBundle", str_or_null(arg.pki_bundle));
+        json_object_object_add(o, "firmwareTrustsPkiBundle",
+                               s->db_trusted < 0 ? NULL : json_object_new_boolean(s->db_trusted > 0));
         json_object_object_add(o, "entries", json_object_new_int64((int64_t)s->n_entries));
         json_object_object_add(o, "entriesWithProblems", json_object_new_int64((int64_t)s->n_problems));
         json_object_object_add(o, "defaultEntry", str_or_null(s->default_entry));

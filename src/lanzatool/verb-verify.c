@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "authenticode.h"
+#include "db-trust.h"
 #include "esp.h"
 #include "fs-util.h"
 #include "inventory.h"
@@ -37,6 +38,18 @@ static unsigned verify_boot_loader(const char *esp, X509 *cert)
         return bad;
 }
 
+/* With Secure Boot enforcing, the firmware's db must trust the bundle's db certificate. */
+static unsigned verify_firmware_trust(X509 *cert)
+{
+        _cleanup_free_ char *summary = NULL;
+
+        if (firmware_trusts_certificate(cert, &summary) != 0)
+                return 0;
+        log_error("%s/keys/db/db.pem: the firmware's db does not trust it (db holds: %s)", arg.pki_bundle,
+                  summary ?: "?");
+        return 1;
+}
+
 int verb_verify(int argc, char *argv[])
 {
         struct esp esp = {.fd = -1};
@@ -62,6 +75,7 @@ int verb_verify(int argc, char *argv[])
                         }
                 }
                 bad += verify_boot_loader(esp.path, cert);
+                bad += verify_firmware_trust(cert);
                 log_info("%s: %zu entries checked, %u problems", esp.path, inv.n_entries, bad);
         }
         inventory_done(&inv);

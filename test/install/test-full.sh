@@ -12,11 +12,13 @@ mk_generation 3 k3
 install_gens 1
 previous=$(cd "$T/esp/EFI/Linux" && ls nixos-generation-1-*)
 
-# 400 KiB nobody references: deleting it makes room for generation 2.
-head -c 409600 /dev/zero >"$T/esp/EFI/nixos/kernel-old-unreferenced.efi"
+# 400 KiB nobody references, under one of our payload names: deleting it makes room for
+# generation 2.
+unreferenced=$T/esp/EFI/nixos/kernel-6.1-$(printf 'a%.0s' {1..52}).efi
+head -c 409600 /dev/zero >"$unreferenced"
 lzbt --no-variables install "$T"/profiles/system-{1,2}-link 2>"$T/err" || fail "install with garbage: $(cat "$T/err")"
 grep -q 'short of space' "$T/err" || fail "no word about freeing space: $(cat "$T/err")"
-[[ ! -e $T/esp/EFI/nixos/kernel-old-unreferenced.efi ]] || fail "garbage kept"
+[[ ! -e $unreferenced ]] || fail "garbage kept"
 check_esp "$previous" || fail "invariant"
 
 # Nothing left to free: generation 3 does not fit; nothing changes.

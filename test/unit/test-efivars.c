@@ -427,7 +427,7 @@ static void test_boot_entry_create(void)
 
         clear_dir();
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
         captured = capture_end();
         check(r == 0, "create: %d: %s", r, captured);
         check(file_is("Boot0000" GLOBAL, expected_boot_option, sizeof(expected_boot_option)),
@@ -440,13 +440,13 @@ static void test_boot_entry_create(void)
         set_untouched("Boot0000" GLOBAL);
         set_untouched("BootOrder" GLOBAL);
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
         captured = capture_end();
         check(r == 0 && captured[0] == '\0', "second call: %d: %s", r, captured);
         check(is_untouched("Boot0000" GLOBAL) && is_untouched("BootOrder" GLOBAL), "second call wrote");
 
         /* Forward slashes mean the same path. */
-        r = efi_boot_entry_ensure(&test_esp, "/EFI/systemd/systemd-bootx64.efi", TITLE);
+        r = efi_boot_entry_ensure(&test_esp, "/EFI/systemd/systemd-bootx64.efi", TITLE, false);
         check(r == 0 && is_untouched("Boot0000" GLOBAL) && is_untouched("BootOrder" GLOBAL),
               "slashes: %d, or it wrote", r);
 }
@@ -455,6 +455,7 @@ static void test_boot_order(void)
 {
         static const uint8_t old_order[] = {0x07, 0, 0, 0, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00};
         static const uint8_t new_order[] = {0x07, 0, 0, 0, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00};
+        static const uint8_t appended[] = {0x07, 0, 0, 0, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00};
         static const uint8_t odd_order[] = {0x07, 0, 0, 0, 0x00, 0x00, 0x03};
         int r;
 
@@ -462,14 +463,23 @@ static void test_boot_order(void)
         put_file("Boot0003" GLOBAL, other_boot_option, sizeof(other_boot_option));
         put_file("BootOrder" GLOBAL, old_order, sizeof(old_order));
         set_untouched("Boot0000" GLOBAL);
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
-        check(r == 0 && file_is("BootOrder" GLOBAL, new_order, sizeof(new_order)), "BootOrder update: %d",
-              r);
+        /* A routine install never reorders BootOrder (bootctl update): the entry stays where it is,
+         * and is appended when BootOrder lacks it. */
+        set_untouched("BootOrder" GLOBAL);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
+        check(r == 0 && is_untouched("BootOrder" GLOBAL), "BootOrder reordered on a routine install: %d", r);
+        put_file("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x03, 0x00, 0x01, 0x00}, 8);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
+        check(r == 0 && file_is("BootOrder" GLOBAL, appended, sizeof(appended)), "BootOrder append: %d", r);
+        /* Asked to (bootctl install): first. */
+        put_file("BootOrder" GLOBAL, old_order, sizeof(old_order));
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, true);
+        check(r == 0 && file_is("BootOrder" GLOBAL, new_order, sizeof(new_order)), "BootOrder first: %d", r);
         check(is_untouched("Boot0000" GLOBAL), "Boot0000 rewritten with BootOrder");
 
         put_file("BootOrder" GLOBAL, odd_order, sizeof(odd_order));
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
         captured = capture_end();
         check(r == -EBADMSG && strstr(captured, "BootOrder" GLOBAL ": 3 bytes"), "odd BootOrder: %d: %s", r,
               captured);
@@ -477,11 +487,12 @@ static void test_boot_order(void)
 
 static void test_boot_entry_reuse(void)
 {
-        static const uint8_t order[] = {0x07, 0, 0, 0, 0x05, 0x00, 0x01, 0x00};
+        static const uint8_t order[] = {0x07, 0, 0, 0, 0x01, 0x00, 0x05, 0x00};
         uint8_t renamed[sizeof(expected_boot_option)];
         int r;
 
-        /* The same device path under another number and title: reused and given the title. */
+        /* The same device path under another number and title: reused as it is, and added to the end
+         * of BootOrder. */
         clear_dir();
         memcpy(renamed, expected_boot_option, sizeof(renamed));
         renamed[10] = 'X';
@@ -490,21 +501,20 @@ static void test_boot_entry_reuse(void)
         put_file("Boot0005" GLOBAL, renamed, sizeof(renamed));
         put_file("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x01, 0x00}, 6);
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
         captured = capture_end();
-        check(r == 0 && strcmp(captured, "lanzatool: Updated EFI boot entry Boot0005 \"" TITLE "\"\n") == 0,
-              "reuse: %d: %s", r, captured);
-        check(file_is("Boot0005" GLOBAL, expected_boot_option, sizeof(expected_boot_option)),
-              "Boot0005 bytes");
+        check(r == 0 && captured[0] == '\0', "reuse: %d: %s", r, captured);
+        check(file_is("Boot0005" GLOBAL, renamed, sizeof(renamed)), "Boot0005 rewritten");
         check(!file_exists("Boot0002" GLOBAL), "a new entry was made");
-        check(file_is("BootOrder" GLOBAL, order, sizeof(order)), "BootOrder with 5 first");
+        check(file_is("BootOrder" GLOBAL, order, sizeof(order)), "BootOrder with 5 appended");
 
         /* The same option, byte for byte: only BootOrder may change. */
         set_untouched("Boot0005" GLOBAL);
         put_file("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x01, 0x00}, 6);
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, true);
         check(r == 0 && is_untouched("Boot0005" GLOBAL), "identical Boot0005 rewritten: %d", r);
-        check(file_is("BootOrder" GLOBAL, order, sizeof(order)), "BootOrder with 5 first");
+        check(file_is("BootOrder" GLOBAL, (const uint8_t[]){0x07, 0, 0, 0, 0x05, 0x00, 0x01, 0x00}, 8),
+              "BootOrder with 5 first");
 }
 
 static void test_boot_entry_lowest_free(void)
@@ -521,7 +531,7 @@ static void test_boot_entry_lowest_free(void)
         put_file("Boot0002" LOADER, other_boot_option, sizeof(other_boot_option));
         put_file("Boot000a" GLOBAL, expected_boot_option, sizeof(expected_boot_option));
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, TITLE, false);
         captured = capture_end();
         check(r == 0 && strcmp(captured, "lanzatool: Created EFI boot entry Boot0002 \"" TITLE "\"\n") == 0,
               "lowest free: %d: %s", r, captured);
@@ -539,25 +549,25 @@ static void test_boot_entry_unsupported(void)
 
         clear_dir();
         capture_begin();
-        r = efi_boot_entry_ensure(&relaxed, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&relaxed, LOADER_PATH, TITLE, false);
         captured = capture_end();
         check(r == -EOPNOTSUPP && captured[0] == '\0', "relaxed ESP: %d: %s", r, captured);
         check(!file_exists("Boot0000" GLOBAL) && !file_exists("BootOrder" GLOBAL), "relaxed ESP wrote");
 
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, "EFI\\relative.efi", TITLE);
+        r = efi_boot_entry_ensure(&test_esp, "EFI\\relative.efi", TITLE, false);
         captured = capture_end();
         check(r == -EINVAL && strstr(captured, "EFI\\relative.efi: not an absolute"),
               "relative path: %d: %s", r, captured);
 
         capture_begin();
-        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, "bad \xc0\x80 title");
+        r = efi_boot_entry_ensure(&test_esp, LOADER_PATH, "bad \xc0\x80 title", false);
         captured = capture_end();
         check(r == -EINVAL, "overlong UTF-8 title: %d", r);
 
         memcpy(bad_uuid.part_uuid, "0fc0e1a2-3b4c-4d5e-8f60-718293a4b5cg", sizeof(bad_uuid.part_uuid));
         capture_begin();
-        r = efi_boot_entry_ensure(&bad_uuid, LOADER_PATH, TITLE);
+        r = efi_boot_entry_ensure(&bad_uuid, LOADER_PATH, TITLE, false);
         captured = capture_end();
         check(r == -EINVAL, "invalid uuid: %d", r);
         check(!file_exists("Boot0000" GLOBAL), "written despite errors");

@@ -25,7 +25,8 @@ lzbt_install() {
 	shift
 	for a; do [[ $a == -* ]] && opts+=("$a") || gens+=("$d/profiles/system-$a-link"); done
 	mkdir -p "$d/esp"
-	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$d/esp" --pki-bundle="$VM_PKI" --stub="$LZB_STUB" \
+	# The host's own firmware (its db, Secure Boot state) has nothing to say about the VM's ESP.
+	LANZATOOL_EFIVARFS=${LANZATOOL_EFIVARFS:-$d/no-efivars} LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$d/esp" --pki-bundle="$VM_PKI" --stub="$LZB_STUB" \
 		--no-variables --timeout=0 "${opts[@]}" install "${gens[@]}"
 }
 
