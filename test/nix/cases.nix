@@ -362,9 +362,32 @@ let
     2
     3
   ];
+
+  # Every NixOS VM test definition: its machine configuration evaluates with the module, with no
+  # failed assertion, and its test script is a string. (Running them needs KVM and a binary cache.)
+  vmTests = import ../../nix/tests {
+    inherit lib;
+    inherit (standins) pkgs;
+    lanzaboote = pkg;
+  };
+  vmTestFailures = lib.concatLists (
+    lib.mapAttrsToList (
+      name: t:
+      let
+        c = (standins.eval module [ standins.freeform t.nodes.machine ]).config;
+      in
+      eq "VM test ${name}: failed assertions" (failed c) [ ]
+      ++ eq "VM test ${name}: name" t.name "lanzaboote-${name}"
+      ++ eq "VM test ${name}: test script" (builtins.isString t.testScript && lib.hasInfix "machine.start()" t.testScript) true
+      ++ eq "VM test ${name}: installs with lanzatool" (toString c.system.build.installBootLoader) (
+        toString c.boot.loader.external.installHook
+      )
+    ) vmTests
+  );
 in
 {
-  failures = defaults ++ options ++ refusals;
+  failures = defaults ++ options ++ refusals ++ vmTestFailures;
+  vmTestNames = lib.attrNames vmTests;
   run = {
     toplevels = map (c: c.system.build.toplevel) runs;
     hook = (lib.last runs).system.build.installBootLoader;

@@ -85,6 +85,19 @@ let
       // {
         version = "6.1.0";
       };
+    # What the VM test definitions (nix/tests) refer to.
+    inherit lib;
+    testers.runNixOSTest = test: test;
+    runCommand =
+      name: env: script:
+      drv name script env;
+    OVMFFull.fd = drv "OVMF" "mkdir -p $out" { };
+    sbsigntool = drv "sbsigntool" "mkdir -p $out" { };
+    efibootmgr = drv "efibootmgr" "mkdir -p $out" { };
+    dosfstools = drv "dosfstools" "mkdir -p $out" { };
+    binutils = drv "binutils" "mkdir -p $out" { };
+    cryptsetup = drv "cryptsetup" "mkdir -p $out" { };
+    openssl = drv "openssl" "mkdir -p $out" { };
     fwupd = drv "fwupd" "mkdir -p $out" { } // {
       fwupd-efi = drv "fwupd-efi" "mkdir -p $out/libexec/fwupd/efi" { };
     };
@@ -263,6 +276,12 @@ let
 in
 {
   inherit pkgs nixosOptions;
+
+  # Everything else NixOS declares (virtualisation.*, boot.initrd.*, …), accepted as free-form
+  # values: for evaluating the VM tests' machine configurations with the module.
+  freeform = {
+    _module.freeformType = types.attrsOf types.anything;
+  };
 
   # The module under test with these stand-ins and the given configuration modules.
   eval =

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # boot.lanzaboote against nixpkgs' real module system (lib.evalModules), with the nixpkgs tree in
 # LANZABOOTE_TEST_NIXPKGS (only its lib/ is used; NixOS and the packages are stand-ins,
-# test/nix/standins.nix): every expectation of test/nix/cases.nix, the toplevel's drvPath, then the
-# generated install hook run against three generations whose boot.json comes from the same
-# evaluation, into two directory ESPs, judged by check-esp.py, sbverify and pefile.
+# test/nix/standins.nix): every expectation of test/nix/cases.nix, the machine configurations of
+# the NixOS VM tests (nix/tests), the toplevel's drvPath, then the generated install hook run
+# against three generations whose boot.json comes from the same evaluation, into two directory
+# ESPs, judged by check-esp.py, sbverify and pefile.
 NIXPKGS=${LANZABOOTE_TEST_NIXPKGS:-}
 if [[ -z $NIXPKGS ]]; then
 	echo "SKIP: LANZABOOTE_TEST_NIXPKGS is not set (a nixpkgs tree, e.g. nix-community/nixpkgs.lib)"
@@ -34,6 +35,8 @@ for x in f:
     print("FAIL:", x)
 sys.exit(1 if f else 0)
 PY
+names=$(nixeval vmTestNames) || exit 1
+echo "module expectations hold; VM test definitions evaluated: $(tr -d '[]"' <<<"$names" | tr , ' ')"
 nixeval drvPath | grep -qE '^"/nix/store/[a-z0-9]{32}-nixos-system-test\.drv"$' || fail "toplevel drvPath"
 
 mapfile -t out < <(nix-build --no-out-link "$NIX_TESTS/cases.nix" "${args[@]}" -A run.toplevels -A run.hook 2>"$T/nix.log") ||
