@@ -11,13 +11,14 @@ let
   call = file: import file { inherit mkTest pkgs lib; };
   hashMismatch = call ./lanzaboote/hash-mismatch.nix;
   exportEfivars = call ./lanzaboote/export-efivars.nix;
+  specialisation = call ./lanzaboote/specialisation.nix;
 in
 {
   basic = call ./lanzaboote/basic.nix;
   systemd-initrd = call ./lanzaboote/systemd-initrd.nix;
   systemd-boot-loader-config = call ./lanzaboote/systemd-boot-loader-config.nix;
-  specialisation = call ./lanzaboote/specialisation.nix;
-  specialisation-sort-key = call ./lanzaboote/specialisation-sort-key.nix;
+  specialisation = specialisation { sortFirst = false; };
+  specialisation-sort-key = specialisation { sortFirst = true; };
   initrd-secrets = call ./lanzaboote/initrd-secrets.nix;
   initrd-secrets-update = call ./lanzaboote/initrd-secrets-update.nix;
   hash-mismatch-initrd = hashMismatch {
