@@ -132,6 +132,7 @@ let
       configurationLimit, # null: all
       bootCounting, # 0: off
       debug,
+      noVariables, # boot.loader.efi.canTouchEfiVariables = false
       loader, # loaderSettings' args
       autoEnroll, # null or { firmwareBuiltin; dbCerts; kekCerts; allowBricking; }
       pcrPrivateKey, # null or a path
@@ -150,6 +151,7 @@ let
         [ "--configuration-limit=${toString configurationLimit}" ]
     )
     ++ (if bootCounting > 0 then [ "--boot-counting=${toString bootCounting}" ] else [ ])
+    ++ (if noVariables then [ "--no-variables" ] else [ ])
     ++ loader
     ++ (
       if autoEnroll == null then

@@ -32,6 +32,8 @@ let
     systemdBoot = "${config.systemd.package}/lib/systemd/boot/efi/systemd-boot${efiArch}.efi";
     bootCounting = cfg.bootCounting.initialTries;
     debug = cfg.logLevel == "debug";
+    # As systemd-boot's module: the firmware's boot entries only when NixOS may touch them.
+    noVariables = !config.boot.loader.efi.canTouchEfiVariables;
     loader = loader.args;
     autoEnroll =
       if enroll.enable then

@@ -46,7 +46,10 @@ let
       ++ opts
     )
     + " install";
+  # NixOS' default boot.loader.efi.canTouchEfiVariables = false gives --no-variables, before the
+  # loader.conf options.
   defaultLoader = [
+    "--no-variables"
     "--timeout=5"
     "--default=nixos-*"
     "--editor=yes"
@@ -132,6 +135,7 @@ let
         }
       ];
       sort = withOpts { sortKey = "mySpecialSortKey"; };
+      touch = cfgOf [ { boot.loader.efi.canTouchEfiVariables = true; } ];
       extra = withOpts {
         extraEfiSysMountPoints = [ "/boot2" ];
       };
@@ -183,17 +187,22 @@ let
     )
     ++ eq "settings: null removes timeout and console-mode" loaderNull.boot.lanzaboote.installCommand (
       command [
+        "--no-variables"
         "--default=nixos-*"
         "--editor=yes"
       ]
     )
     ++ eq "settings from boot.loader and default = @saved" loaderSet.boot.lanzaboote.installCommand (
       command [
+        "--no-variables"
         "--timeout=0"
         "--default=@saved"
         "--editor=no"
         "--console-mode=max"
       ]
+    )
+    ++ eq "canTouchEfiVariables = true" touch.boot.lanzaboote.installCommand (
+      command (lib.remove "--no-variables" defaultLoader)
     )
     ++ eq "sortKey" sort.boot.bootspec.extensions."org.nix-community.lanzaboote".sort_key "mySpecialSortKey"
     ++ has "extraEfiSysMountPoints: /boot" (hookText extra) "--esp-path='/boot' /nix/var/nix/profiles/system-*-link"

@@ -21,6 +21,7 @@ let
     configurationLimit = null;
     bootCounting = 0;
     debug = false;
+    noVariables = false;
     loader = [ ];
     autoEnroll = null;
     pcrPrivateKey = null;
@@ -85,6 +86,7 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   configurationLimit = 8;
   bootCounting = 3;
   debug = true;
+  noVariables = true;
   loader = [ "--timeout=0" ];
   autoEnroll = {
     firmwareBuiltin = true;
@@ -101,6 +103,7 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   "--systemd-boot=/b"
   "--configuration-limit=8"
   "--boot-counting=3"
+  "--no-variables"
   "--timeout=0"
   "--auto-enroll"
   "--firmware-builtin"

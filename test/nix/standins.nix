@@ -128,6 +128,10 @@ let
           type = types.str;
           default = "/boot";
         };
+        boot.loader.efi.canTouchEfiVariables = mkOption {
+          type = types.bool;
+          default = false;
+        };
         boot.loader.timeout = mkOption {
           type = types.nullOr types.int;
           default = 5;
