@@ -18,6 +18,8 @@ let
   # What the lanzatool command line offers today. The module asserts "unsupported" for every
   # upstream option that needs a `false` here; test/nix/test-pure.sh checks each entry against
   # `lanzatool --help`, so a new lanzatool option fails that test until its entry is switched on.
+  # defaultGeneration, microsoftCertificates and tpmEventlogDigests are wired already (installArgs,
+  # the install hook); allowUnsigned and pcrlock stay refused until the module passes them on.
   features = {
     # install --default-generation=TOPLEVEL: boot the configuration being switched to (rollback)
     defaultGeneration = {
@@ -134,7 +136,7 @@ let
       debug,
       noVariables, # boot.loader.efi.canTouchEfiVariables = false
       loader, # loaderSettings' args
-      autoEnroll, # null or { firmwareBuiltin; dbCerts; kekCerts; allowBricking; }
+      autoEnroll, # null or { microsoft; firmwareBuiltin; eventlogDigests; dbCerts; kekCerts; allowBricking; }
       pcrPrivateKey, # null or a path
       pcrPublicKey, # null or a path
     }:
@@ -158,7 +160,9 @@ let
         [ ]
       else
         [ "--auto-enroll" ]
+        ++ (if autoEnroll.microsoft then [ "--microsoft" ] else [ ])
         ++ (if autoEnroll.firmwareBuiltin then [ "--firmware-builtin" ] else [ ])
+        ++ (if autoEnroll.eventlogDigests then [ "--tpm-eventlog" ] else [ ])
         ++ map (c: "--add-db-cert=${toString c}") autoEnroll.dbCerts
         ++ map (c: "--add-kek-cert=${toString c}") autoEnroll.kekCerts
         ++ (if autoEnroll.allowBricking then [ "--yes-this-might-brick-my-machine" ] else [ ])

@@ -38,7 +38,9 @@ let
     autoEnroll =
       if enroll.enable then
         {
+          microsoft = enroll.includeMicrosoftKeys && lzbt.has "microsoftCertificates";
           firmwareBuiltin = enroll.includeFirmwareBuiltinKeys;
+          eventlogDigests = enroll.includeChecksumsFromTPM && lzbt.has "tpmEventlogDigests";
           dbCerts = enroll.extraDbCertificates;
           kekCerts = enroll.extraKekCertificates;
           allowBricking = enroll.allowBrickingMyMachine;
@@ -88,7 +90,7 @@ let
       why = "publicKeyFile/privateKeyFile: lanzatool signs with pkiBundle's keys/db/db.{pem,key} (or a pkcs11: URI in keys/db/db.uri), not with key files elsewhere";
     }
     {
-      when = cfg.allowUnsigned && !lzbt.has "allowUnsigned";
+      when = cfg.allowUnsigned;
       why = "allowUnsigned: lanzatool never installs unsigned files; with autoGenerateKeys.enable the install hook creates the keys before the first install instead";
     }
     {
@@ -100,7 +102,7 @@ let
       why = "autoEnrollKeys.includeChecksumsFromTPM: lanzatool does not add the event log's option ROM digests to db";
     }
     {
-      when = measured.enable && measured.pcrs != [ ] && !lzbt.has "pcrlock";
+      when = measured.pcrs != [ ];
       why = "measuredBoot.pcrs: lanzatool writes no systemd-pcrlock files; it signs PCR 11 policies (.pcrsig) with measuredBoot.pcrPrivateKeyFile instead";
     }
     {

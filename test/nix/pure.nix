@@ -89,7 +89,9 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   noVariables = true;
   loader = [ "--timeout=0" ];
   autoEnroll = {
+    microsoft = true;
     firmwareBuiltin = true;
+    eventlogDigests = true;
     dbCerts = [ "/ms.pem" ];
     kekCerts = [ "/kek.pem" ];
     allowBricking = true;
@@ -106,7 +108,9 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   "--no-variables"
   "--timeout=0"
   "--auto-enroll"
+  "--microsoft"
   "--firmware-builtin"
+  "--tpm-eventlog"
   "--add-db-cert=/ms.pem"
   "--add-kek-cert=/kek.pem"
   "--yes-this-might-brick-my-machine"
