@@ -47,8 +47,9 @@ let
         }
       else
         null;
-    pcrPrivateKey = if measured.enable then measured.pcrPrivateKeyFile else null;
-    pcrPublicKey = if measured.enable then measured.pcrPublicKeyFile else null;
+    # Signing PCR 11 policies needs nothing else: a key given is used, measuredBoot.enable or not.
+    pcrPrivateKey = measured.pcrPrivateKeyFile;
+    pcrPublicKey = measured.pcrPublicKeyFile;
   };
 
   # Rollback: systemd-boot's default becomes the configuration being switched to, not the newest.

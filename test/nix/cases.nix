@@ -170,6 +170,7 @@ let
         };
       };
       fwupd = cfgOf [ { services.fwupd.enable = true; } ];
+      pcrKeyOnly = withOpts { measuredBoot.pcrPrivateKeyFile = "/var/lib/pcr/priv.pem"; };
       enrollUnit = enroll.systemd.services.prepare-sb-auto-enroll;
       cryptUnit = measured.systemd.services.auto-cryptenroll;
     in
@@ -253,6 +254,9 @@ let
           "--pcr-public-key=/var/lib/pcr/pub.pem"
         ]
       )
+    )
+    ++ eq "measuredBoot.pcrPrivateKeyFile without measuredBoot.enable" pcrKeyOnly.boot.lanzaboote.installCommand (
+      command (defaultLoader ++ [ "--pcr-private-key=/var/lib/pcr/priv.pem" ])
     )
     ++ eq "measuredBoot.autoCryptenroll" cryptUnit.serviceConfig.ExecStart
       "'${sd}/bin/systemd-cryptenroll' '--wipe-slot=tpm2' '--tpm2-device=auto' '--unlock-tpm2-device=auto' '--tpm2-public-key=/var/lib/pcr/pub.pem' '--tpm2-public-key-pcrs=11' '/dev/vda2'"
