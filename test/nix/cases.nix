@@ -351,7 +351,8 @@ let
     ++ refused "removed option enrollKeys" [ { boot.lanzaboote.enrollKeys = true; } ] "enrollKeys";
 
   # Three generations differing in their kernel parameters, each with a specialisation sorted
-  # apart, installed to two directory ESPs by the generated hook (test-eval.sh).
+  # apart, installed to two directory ESPs by the generated hook, with the keys put there for
+  # systemd-boot to enroll, db holding an extra certificate (test-eval.sh).
   runConfig = n: {
     boot.lanzaboote = {
       pkiBundle = lib.mkForce "${runDir}/pki";
@@ -359,6 +360,11 @@ let
       extraEfiSysMountPoints = [ "${runDir}/esp2" ];
       sortKey = "mysortkey";
       settings.timeout = 0;
+      autoEnrollKeys = {
+        enable = true;
+        includeMicrosoftKeys = false;
+        extraDbCertificates = [ "${runDir}/extra-db.pem" ];
+      };
     };
     boot.loader.efi.efiSysMountPoint = "${runDir}/esp";
     boot.kernelParams = [

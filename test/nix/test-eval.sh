@@ -44,6 +44,8 @@ mapfile -t out < <(nix-build --no-out-link "$NIX_TESTS/cases.nix" "${args[@]}" -
 [[ ${#out[@]} == 4 ]] || fail "expected 3 toplevels and a hook, got: ${out[*]}"
 hook=${out[3]}
 mkdir -p "$T/profiles" "$T/esp2"
+openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=extra db cert/" -keyout "$T/extra-db.key" \
+	-out "$T/extra-db.pem" 2>/dev/null
 for n in 1 2 3; do
 	top=${out[$((n - 1))]}
 	"$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1] + "/boot.json"))["org.nixos.bootspec.v1"]["toplevel"] != sys.argv[1])' "$top" ||
@@ -70,6 +72,13 @@ for esp in "$T/esp" "$T/esp2"; do
 	grep -qx 'default nixos-\*' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: no default"
 	grep -qx 'editor yes' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: editor"
 	grep -qx 'console-mode keep' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: console-mode"
+	grep -qx 'secure-boot-enroll force' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: secure-boot-enroll"
+	# autoEnrollKeys: the signed variable updates, db's holding our db certificate and the extra one.
+	for k in PK KEK db; do [[ -s $esp/loader/keys/auto/$k.auth ]] || fail "$esp: no $k.auth"; done
+	for c in "$T/pki/keys/db/db.pem" "$T/extra-db.pem"; do
+		grep -qF "$(openssl x509 -in "$c" -outform DER | xxd -p | tr -d '\n')" <(xxd -p "$esp/loader/keys/auto/db.auth" | tr -d '\n') ||
+			fail "$esp/loader/keys/auto/db.auth lacks $c"
+	done
 	for f in "$esp"/EFI/Linux/*.efi "$esp/EFI/systemd/systemd-bootx64.efi"; do
 		sbverify --cert "$T/pki/keys/db/db.pem" "$f" >/dev/null 2>&1 || fail "sbverify rejects $f"
 	done
