@@ -13,6 +13,8 @@ LANZABOOTE_PACKAGES=(
         kmod
         # signing: fwupd's EFI binary to sign, a PKCS#11 token (SoftHSM2) and OpenSSL's pkcs11 engine
         fwupd-amd64-signed softhsm2 libengine-pkcs11-openssl
+        # the NixOS module's tests: nix-instantiate, nix-build
+        nix-bin
 )
 
 deps_missing() {
