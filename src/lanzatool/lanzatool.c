@@ -105,7 +105,7 @@ static int version(void)
 {
         printf("lanzatool %s (%s, json-c %s, libfdisk %s, sha256 %s)\n", LANZABOOTE_VERSION,
                OpenSSL_version(OPENSSL_VERSION), json_c_version(), LIBFDISK_VERSION,
-               sha256_shani_supported() ? "sha-ni" : "portable");
+               sha256_impl_name(sha256_best_impl()));
         return 0;
 }
 

@@ -6,7 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* UEFI uses the Microsoft x64 calling convention on x86-64 and the standard AAPCS64 on AArch64. */
+#if defined(__x86_64__)
 #define EFIAPI __attribute__((ms_abi))
+#else
+#define EFIAPI
+#endif
 
 typedef uint8_t BOOLEAN;
 typedef uint16_t CHAR16;
