@@ -65,13 +65,13 @@ _vm_build_kernel() { # KPKG: vmlinuz + efivarfs.ko from the distribution package
 	mv "$tmp" "$VM_CACHE/kernel"
 }
 
-_vm_initrd_once() { # OUT: initrd from a fresh tree; fixed modes, owners and mtimes
+_vm_initrd_once() { # OUT [BUSYBOX EFIVARFS_KO]: initrd from a fresh tree; fixed modes, owners and mtimes
 	local root
 	root=$(mktemp -d)
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp}
-	install -m 0755 /bin/busybox "$root/bin/busybox"
+	install -m 0755 "${2:-/bin/busybox}" "$root/bin/busybox"
 	install -m 0755 "$VM_DIR/initrd-init" "$root/init"
-	install -m 0644 "$VM_CACHE/kernel/efivarfs.ko" "$root/efivarfs.ko"
+	install -m 0644 "${3:-$VM_CACHE/kernel/efivarfs.ko}" "$root/efivarfs.ko"
 	find "$root" -type d -exec chmod 0755 {} +
 	find "$root" -exec touch -h -d @0 {} +
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
@@ -284,6 +284,7 @@ _vm_stop() { # QEMU_PID TPM_DIR (either may be empty): stop both, bounded
 # A subshell, so that its EXIT trap stops QEMU and swtpm whatever happens.
 _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first terminal line
 	local name=$1 tpm=$4 limit=$5 log=$VM_LOGDIR/$1.log qpid='' tpmdir='' rc=0 i t0 end='' args
+	local qemu=qemu-system-x86_64 tis=tpm-tis
 	trap '_vm_stop "$qpid" "$tpmdir"' EXIT
 	trap 'exit 143' INT TERM HUP
 	args=(-machine 'q35,smm=on,accel=tcg' -global 'driver=cfi.pflash01,property=secure,value=on'
@@ -291,17 +292,25 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE"
 		-drive "if=pflash,format=raw,unit=1,file=$3"
 		-drive "file=$2,format=raw,if=virtio")
+	# VM_ARCH=aa64 (test/vm/aarch64.sh): QEMU virt with AAVMF; its pflash is not SMM-protected.
+	if [[ ${VM_ARCH:-x64} == aa64 ]]; then
+		qemu=qemu-system-aarch64 tis=tpm-tis-device
+		args=(-machine virt,accel=tcg -cpu "${VM_AA64_CPU:-cortex-a72}" -m 1024 -nographic -no-reboot -nic none
+			-drive "if=pflash,format=raw,unit=0,readonly=on,file=$AA64_CODE"
+			-drive "if=pflash,format=raw,unit=1,file=$3"
+			-drive "file=$2,format=raw,if=virtio")
+	fi
 	if ((tpm)); then
 		tpmdir=$(mktemp -d "${TMPDIR:-/tmp}/lzbt-tpm.XXXXXX")
 		_vm_swtpm_start "$tpmdir"
 		args+=(-chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev 'emulator,id=tpm0,chardev=chrtpm'
-			-device 'tpm-tis,tpmdev=tpm0')
+			-device "$tis,tpmdev=tpm0")
 	fi
 	mkdir -p "$VM_LOGDIR"
-	printf '%q ' timeout -k 5 "$limit" qemu-system-x86_64 "${args[@]}" >"$VM_LOGDIR/$name.cmd"
+	printf '%q ' timeout -k 5 "$limit" "$qemu" "${args[@]}" >"$VM_LOGDIR/$name.cmd"
 	echo >>"$VM_LOGDIR/$name.cmd"
 	t0=$EPOCHREALTIME
-	timeout -k 5 "$limit" qemu-system-x86_64 "${args[@]}" </dev/null >"$log" 2>&1 &
+	timeout -k 5 "$limit" "$qemu" "${args[@]}" </dev/null >"$log" 2>&1 &
 	qpid=$!
 	for ((i = 0; i < (limit + 10) * 5; i++)); do
 		kill -0 "$qpid" 2>/dev/null || break
