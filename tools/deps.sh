@@ -7,7 +7,7 @@ LANZABOOTE_PACKAGES=(
         # build
         meson ninja-build gcc clang lld pkg-config libssl-dev libjson-c-dev libfdisk-dev clang-format
         # tests: oracles and the VM chain
-        qemu-system-x86 ovmf swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
+        qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
         mtools dosfstools fdisk busybox-static cpio openssl tpm2-tools binutils python3 python3-pefile
         osslsigncode strace xxd
         kmod

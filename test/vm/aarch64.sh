@@ -145,3 +145,16 @@ PY
 aa64_machine() { # IMAGE: the PE machine type, as python3-pefile reads it (0xaa64 for AArch64)
 	/usr/bin/python3 -c 'import sys, pefile; print(hex(pefile.PE(sys.argv[1], fast_load=True).FILE_HEADER.Machine))' "$1"
 }
+
+# TPM_DIR QEMU_PIDFILE: "LZBT TPM PCRn=<hex>" lines for the serial log, read from swtpm (tpm-pcr-read.py)
+# after QEMU is killed outright, so that it cannot shut the TPM down. Called by _vm_qemu.
+aa64_tpm_report() {
+	local pid i
+	pid=$(cat "$2" 2>/dev/null) || { echo "LZBT TPM unread: no QEMU pid"; return 0; }
+	kill -9 "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		_vm_alive "$pid" || break
+		sleep 0.1
+	done
+	"$VM_DIR/tpm-pcr-read.py" "$1/sock" 4 7 11 12 13 2>&1 | sed 's/^/LZBT TPM /'
+}

@@ -243,10 +243,10 @@ vm_make_disk() { # SRC_DIR OUT_IMG [SIZE_MIB]: GPT disk whose only partition is 
 
 # ---- booting -------------------------------------------------------------------
 
-_vm_swtpm_start() { # DIR: daemonized swtpm with its state and control socket in DIR
+_vm_swtpm_start() { # DIR [--terminate]: daemonized swtpm with its state and control socket in DIR
 	local i
 	swtpm socket --tpm2 --tpmstate dir="$1" --ctrl type=unixio,path="$1/sock" --flags startup-clear \
-		--log file="$1/log",level=1 --pid file="$1/pid" --daemon --terminate
+		--log file="$1/log",level=1 --pid file="$1/pid" --daemon ${2:+"$2"}
 	for ((i = 0; i < 50; i++)); do
 		[[ -S $1/sock && -s $1/pid ]] && return 0
 		sleep 0.1
@@ -284,7 +284,7 @@ _vm_stop() { # QEMU_PID TPM_DIR (either may be empty): stop both, bounded
 # A subshell, so that its EXIT trap stops QEMU and swtpm whatever happens.
 _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first terminal line
 	local name=$1 tpm=$4 limit=$5 log=$VM_LOGDIR/$1.log qpid='' tpmdir='' rc=0 i t0 end='' args
-	local qemu=qemu-system-x86_64 tis=tpm-tis
+	local qemu=qemu-system-x86_64 tis=tpm-tis terminate=--terminate
 	trap '_vm_stop "$qpid" "$tpmdir"' EXIT
 	trap 'exit 143' INT TERM HUP
 	args=(-machine 'q35,smm=on,accel=tcg' -global 'driver=cfi.pflash01,property=secure,value=on'
@@ -292,17 +292,20 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE"
 		-drive "if=pflash,format=raw,unit=1,file=$3"
 		-drive "file=$2,format=raw,if=virtio")
-	# VM_ARCH=aa64 (test/vm/aarch64.sh): QEMU virt with AAVMF; its pflash is not SMM-protected.
+	# VM_ARCH=aa64 (test/vm/aarch64.sh): QEMU virt with AAVMF; its pflash is not SMM-protected. The guest
+	# kernel cannot read this TPM, so with one the VM pauses at power-off and aa64_tpm_report reads the
+	# PCRs from swtpm (which must then outlive QEMU: no --terminate).
 	if [[ ${VM_ARCH:-x64} == aa64 ]]; then
-		qemu=qemu-system-aarch64 tis=tpm-tis-device
+		qemu=qemu-system-aarch64 tis=tpm-tis-device terminate=''
 		args=(-machine virt,accel=tcg -cpu "${VM_AA64_CPU:-cortex-a72}" -m 1024 -nographic -no-reboot -nic none
 			-drive "if=pflash,format=raw,unit=0,readonly=on,file=$AA64_CODE"
 			-drive "if=pflash,format=raw,unit=1,file=$3"
-			-drive "file=$2,format=raw,if=virtio")
+			-drive "file=$2,format=raw,if=virtio" -pidfile "$VM_LOGDIR/$name.qemu.pid")
+		((tpm == 0)) || args+=(-action shutdown=pause)
 	fi
 	if ((tpm)); then
 		tpmdir=$(mktemp -d "${TMPDIR:-/tmp}/lzbt-tpm.XXXXXX")
-		_vm_swtpm_start "$tpmdir"
+		_vm_swtpm_start "$tpmdir" $terminate
 		args+=(-chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev 'emulator,id=tpm0,chardev=chrtpm'
 			-device "$tis,tpmdev=tpm0")
 	fi
@@ -315,6 +318,7 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 	for ((i = 0; i < (limit + 10) * 5; i++)); do
 		kill -0 "$qpid" 2>/dev/null || break
 		if end=$(grep -aoE -m1 "$VM_TERMINAL_RE" "$log"); then
+			[[ -z $tpmdir || -n $terminate ]] || aa64_tpm_report "$tpmdir" "$VM_LOGDIR/$name.qemu.pid" >>"$log"
 			kill "$qpid" 2>/dev/null || true # it may have powered off by itself meanwhile
 			break
 		fi
