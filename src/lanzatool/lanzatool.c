@@ -240,6 +240,8 @@ static int parse_argv(int argc, char *argv[])
         int c, r = 0;
 
         arg.stub = getenv("LANZABOOTE_STUB");
+        if (arg.stub && !arg.stub[0])
+                arg.stub = NULL; /* set but empty: the architecture's default */
         while (r >= 0 && (c = getopt_long(argc, argv, "hqvo:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
