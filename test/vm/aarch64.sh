@@ -158,3 +158,12 @@ aa64_tpm_report() {
 	done
 	"$VM_DIR/tpm-pcr-read.py" "$1/sock" 4 7 11 12 13 2>&1 | sed 's/^/LZBT TPM /'
 }
+
+# STUB OUT .SECTION=FILE...: an embedded UKI from an aa64 stub, sections added by llvm-objcopy (binutils
+# here cannot write AArch64 PE images), which places each after the last on a 4 KiB boundary.
+aa64_mkuki() {
+	local stub=$1 out=$2 spec args=()
+	shift 2
+	for spec; do args+=(--add-section "$spec" --set-section-flags "${spec%%=*}=readonly,data"); done
+	llvm-objcopy "${args[@]}" "$stub" "$out"
+}

@@ -297,7 +297,7 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 	# PCRs from swtpm (which must then outlive QEMU: no --terminate).
 	if [[ ${VM_ARCH:-x64} == aa64 ]]; then
 		qemu=qemu-system-aarch64 tis=tpm-tis-device terminate=''
-		args=(-machine virt,accel=tcg -cpu "${VM_AA64_CPU:-cortex-a72}" -m 1024 -nographic -no-reboot -nic none
+		args=(-machine "virt,accel=tcg${VM_AA64_MACHINE_EXTRA:-}" -cpu "${VM_AA64_CPU:-cortex-a72}" -m 1024 -nographic -no-reboot -nic none
 			-drive "if=pflash,format=raw,unit=0,readonly=on,file=$AA64_CODE"
 			-drive "if=pflash,format=raw,unit=1,file=$3"
 			-drive "file=$2,format=raw,if=virtio" -pidfile "$VM_LOGDIR/$name.qemu.pid")

@@ -73,6 +73,8 @@ typedef enum {
         EfiRuntimeServicesCode,
         EfiRuntimeServicesData,
         EfiConventionalMemory,
+        EfiUnusableMemory,
+        EfiACPIReclaimMemory,
         _EfiMaxMemoryType = 0x7fffffff,
 } EFI_MEMORY_TYPE;
 
@@ -210,7 +212,7 @@ typedef struct {
         void *LocateHandle;
         EFI_STATUS(EFIAPI *LocateDevicePath)
         (const EFI_GUID *Protocol, EFI_DEVICE_PATH **DevicePath, EFI_HANDLE *Device);
-        void *InstallConfigurationTable;
+        EFI_STATUS(EFIAPI *InstallConfigurationTable)(const EFI_GUID *Guid, void *Table);
         void *LoadImage;
         void *StartImage;
         void *Exit;
