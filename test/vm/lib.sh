@@ -111,23 +111,31 @@ _vm_build_pki() { # sbctl layout: keys/{PK,KEK,db}/X.{key,pem}, GUID; plus X.esl
 	mv "$tmp" "$VM_PKI"
 }
 
-_vm_build_vars() { # boot systemd-boot once in setup mode; it enrolls our keys and resets
-	local w=$VM_CACHE/enroll
-	rm -rf "$w"
+# W VARS_TEMPLATE OUT TIMEOUT_S: W/esp holds a signed systemd-boot set to enroll; boot it once in setup
+# mode with our keys in loader/keys/auto, keep the enrolled variable store as OUT.
+_vm_enroll() {
+	local w=$1
 	mkdir -p "$w/esp/loader/keys/auto"
-	vm_esp_systemd_boot "$w/esp" 'timeout 0' 'secure-boot-enroll force'
 	cp "$VM_PKI"/{PK,KEK,db}.auth "$w/esp/loader/keys/auto/"
 	vm_make_disk "$w/esp" "$w/disk.img"
-	cp "$VM_OVMF_VARS" "$w/vars.fd"
-	VM_LOGDIR=$w _vm_qemu enroll "$w/disk.img" "$w/vars.fd" 0 120
+	cp "$2" "$w/vars.fd"
+	VM_LOGDIR=$w _vm_qemu enroll "$w/disk.img" "$w/vars.fd" 0 "$4"
 	# Success ends in a cold reset, which -no-reboot turns into QEMU exiting by itself.
 	if ! grep -aq 'Enrolling secure boot keys' "$w/enroll.log" ||
 		grep -aqE "$VM_TERMINAL_RE|terminating on signal" "$w/enroll.log"; then
 		_vm_say "key enrollment failed, see $w/enroll.log"
 		return 1
 	fi
-	mv "$w/vars.fd" "$VM_VARS_ENROLLED"
+	mv "$w/vars.fd" "$3"
 	rm -rf "$w/esp" "$w/disk.img"
+}
+
+_vm_build_vars() { # boot systemd-boot once in setup mode; it enrolls our keys and resets
+	local w=$VM_CACHE/enroll
+	rm -rf "$w"
+	mkdir -p "$w/esp"
+	vm_esp_systemd_boot "$w/esp" 'timeout 0' 'secure-boot-enroll force'
+	_vm_enroll "$w" "$VM_OVMF_VARS" "$VM_VARS_ENROLLED" 120
 }
 
 _vm_kernel_pkg() { # the package linux-image-amd64 depends on, memoized until the apt lists change
