@@ -101,7 +101,7 @@ int main(int argc, char *argv[])
                 return 0;
         }
 
-        if (sha256_shani_supported())
+        if (sha256_impl_supported(SHA256_IMPL_SHANI))
                 compare("shani", hash_shani, 0.90, buf);
         else
                 printf("sha256 shani: not supported by this CPU\n");

@@ -7,9 +7,9 @@ LANZABOOTE_PACKAGES=(
         # build
         meson ninja-build gcc clang lld pkg-config libssl-dev libjson-c-dev libfdisk-dev clang-format
         # tests: oracles and the VM chain
-        qemu-system-x86 ovmf swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
+        qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
         mtools dosfstools fdisk busybox-static cpio openssl tpm2-tools binutils python3 python3-pefile
-        osslsigncode strace xxd efibootmgr
+        osslsigncode strace xxd efibootmgr llvm
         kmod
         # signing: fwupd's EFI binary to sign, a PKCS#11 token (SoftHSM2) and OpenSSL's pkcs11 engine
         fwupd-amd64-signed softhsm2 libengine-pkcs11-openssl

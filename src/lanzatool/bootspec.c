@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bootspec.h"
+#include "efi-arch.h"
 #include "log.h"
 #include "util.h"
 
@@ -23,7 +24,6 @@
 #define LANZABOOTE_KEY        "org.nix-community.lanzaboote"
 #define SORT_KEY_NAME         "\"" LANZABOOTE_KEY "\".\"sort_key\""
 #define SORT_KEY_DEFAULT      "lanzaboote"
-#define SUPPORTED_SYSTEM      "x86_64-linux"
 
 /* A real boot.json is a few KiB. */
 #define BOOTSPEC_SIZE_MAX (1024 * 1024)
@@ -207,9 +207,9 @@ static int check_system(const struct context *c, const char *name, const char *s
         char shown[ESCAPED_MAX];
 
         (void)name;
-        if (strcmp(s, SUPPORTED_SYSTEM) != 0)
-                return fail(c, "unsupported system \"%s\" (supported: " SUPPORTED_SYSTEM ")",
-                            escape(s, len, shown));
+        if (!efi_arch_from_system(s))
+                return fail(c, "unsupported system \"%s\" (supported: %s)", escape(s, len, shown),
+                            efi_arch_systems());
         return 0;
 }
 

@@ -14,7 +14,7 @@ struct bootspec_specialisation {
 };
 
 struct bootspec {
-        char *system;         /* "x86_64-linux" (the only one supported for now) */
+        char *system;         /* a system efi_arch_from_system() knows: "x86_64-linux", "aarch64-linux" */
         char *init;           /* absolute path */
         char *kernel;         /* absolute path */
         char *initrd;         /* absolute path, or NULL when absent */

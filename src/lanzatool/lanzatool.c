@@ -16,12 +16,7 @@
 #include "sha256.h"
 #include "util.h"
 
-#ifndef LANZABOOTE_STUB_PATH
-#define LANZABOOTE_STUB_PATH "/usr/lib/lanzaboote/lanzabootx64.efi.stub"
-#endif
-
 struct arguments arg = {
-        .systemd_boot = SYSTEMD_BOOT_DEFAULT_SOURCE,
         .loader = {.timeout = -1, .default_entry = "nixos-*"},
 };
 
@@ -56,8 +51,10 @@ static int help(void)
                "     --esp-path=PATH          The ESP (default: the first of /efi, /boot, /boot/efi)\n"
                "     --pki-bundle=DIR         Keys in sbctl's layout (keys/db/db.{key,pem}); a pkcs11: URI\n"
                "                              in keys/db/db.uri names a db key in a PKCS#11 token instead\n"
-               "     --stub=PATH              The unsigned stub (default: $LANZABOOTE_STUB or %s)\n"
-               "     --systemd-boot=PATH      systemd-boot to install (default: %s)\n"
+               "     --stub=PATH              The unsigned stub (default: $LANZABOOTE_STUB or\n"
+               "                              %s/lanzaboot{x64,aa64}.efi.stub, by the bootspec's system)\n"
+               "     --systemd-boot=PATH      systemd-boot to install (default: /usr/lib/systemd/boot/efi/\n"
+               "                              systemd-boot{x64,aa64}.efi, by the bootspec's system)\n"
                "     --configuration-limit=N  Keep at most N generations (default: all)\n"
                "     --boot-counting=TRIES    Give new entries TRIES boot attempts\n"
                "     --timeout=SEC            loader.conf: menu timeout\n"
@@ -103,7 +100,7 @@ static int help(void)
                "  -q --quiet                  Print errors only\n"
                "  -v --verbose                Print debug messages\n\n"
                "Exit status: 0 success, 1 failure, 2 usage error.\n",
-               LANZABOOTE_STUB_PATH, SYSTEMD_BOOT_DEFAULT_SOURCE);
+               LANZABOOTE_STUB_DIR);
         return 0;
 }
 
@@ -111,7 +108,7 @@ static int version(void)
 {
         printf("lanzatool %s (%s, json-c %s, libfdisk %s, sha256 %s)\n", LANZABOOTE_VERSION,
                OpenSSL_version(OPENSSL_VERSION), json_c_version(), LIBFDISK_VERSION,
-               sha256_shani_supported() ? "sha-ni" : "portable");
+               sha256_impl_name(sha256_best_impl()));
         return 0;
 }
 
@@ -256,7 +253,9 @@ static int parse_argv(int argc, char *argv[])
         unsigned timeout;
         int c, r = 0;
 
-        arg.stub = getenv("LANZABOOTE_STUB") ?: LANZABOOTE_STUB_PATH;
+        arg.stub = getenv("LANZABOOTE_STUB");
+        if (arg.stub && !arg.stub[0])
+                arg.stub = NULL; /* set but empty: the architecture's default */
         while (r >= 0 && (c = getopt_long(argc, argv, "hqvo:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':

@@ -16,16 +16,34 @@
 
 #define SYSTEMD_BOOT_MAX_SIZE (64u << 20)
 
-static const char *const targets[] = {SYSTEMD_BOOT_PATH, REMOVABLE_PATH};
+/* The version in systemd-boot's LoaderInfo marker, "#### LoaderInfo: systemd-boot 252.39 ####", which is
+ * what bootctl reads; NULL without one. */
+static char *marker_version(const uint8_t *image, size_t size)
+{
+        static const char marker[] = "#### LoaderInfo: systemd-boot ", end_marker[] = " ####";
+        const uint8_t *start = memmem(image, size, marker, strlen(marker)), *end;
 
-/* VERSION from the .osrel section, NULL when there is none or the image is malformed. */
+        if (!start)
+                return NULL;
+        start += strlen(marker);
+        end = memmem(start, size - (size_t)(start - image), end_marker, strlen(end_marker));
+        if (!end || end == start || end - start > 64)
+                return NULL;
+        return strndup((const char *)start, (size_t)(end - start));
+}
+
+/* VERSION from the .osrel section, else from the LoaderInfo marker (Debian's aa64 build of systemd 252 has
+ * no .osrel section); NULL when there is neither or the image is malformed. */
 static char *image_version(const uint8_t *image, size_t size)
 {
         struct pe_section_copy s = {.name = ".osrel"};
         char *message = NULL, *v = NULL;
+        int r = pe_get_sections(image, size, &s, 1, &message);
 
-        if (pe_get_sections(image, size, &s, 1, &message) >= 0 && s.data)
+        if (r >= 0 && s.data)
                 v = os_release_get((const char *)s.data, s.size, "VERSION");
+        else if (r >= 0)
+                v = marker_version(image, size);
         free(message);
         pe_section_copies_free(&s, 1);
         return v;
@@ -108,19 +126,23 @@ static bool file_has(const char *path, const char *text)
                memcmp(have, text, size) == 0;
 }
 
-int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki,
-                      const struct loader_conf *conf, struct systemd_boot_plan *ret)
+int systemd_boot_plan(const char *esp, const struct efi_arch *arch, const char *source,
+                      const struct pki *pki, const struct loader_conf *conf, struct systemd_boot_plan *ret)
 {
         _cleanup_free_ uint8_t *src = NULL;
         _cleanup_free_ char *version = NULL, *message = NULL;
-        struct systemd_boot_plan p = {};
+        struct systemd_boot_plan p = {.paths = {arch->systemd_boot_path, arch->removable_path}};
         char path[PATH_MAX];
         size_t size;
         int r;
 
+        source = source ?: arch->systemd_boot_source;
         r = read_file(source, SYSTEMD_BOOT_MAX_SIZE, &src, &size);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read systemd-boot: %s", source, strerror(-r));
+        r = efi_arch_check_image(arch, src, size, &message);
+        if (r < 0)
+                return log_error_errno(r, "%s: %s", source, message ?: strerror(-r));
         version = image_version(src, size);
         if (!version)
                 return log_error_errno(-EBADMSG, "%s: not a systemd-boot image (no .osrel VERSION)", source);
@@ -128,10 +150,10 @@ int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki
         if (r < 0)
                 return log_error_errno(r, "%s: signing failed: %s", source, message ?: strerror(-r));
 
-        for (size_t i = 0; i < ELEMENTSOF(targets); i++) {
-                snprintf(path, sizeof(path), "%s/%s", esp, targets[i]);
+        for (size_t i = 0; i < ELEMENTSOF(p.paths); i++) {
+                snprintf(path, sizeof(path), "%s/%s", esp, p.paths[i]);
                 p.write[i] = needs_write(path, version, pki->db.certificate,
-                                         strcmp(targets[i], REMOVABLE_PATH) == 0, conf->replace_removable);
+                                         p.paths[i] == arch->removable_path, conf->replace_removable);
         }
         p.loader_conf = loader_conf_text(conf);
         if (!p.loader_conf) {
@@ -164,9 +186,9 @@ int systemd_boot_install(int esp_fd, const struct systemd_boot_plan *p)
 {
         int r = 0;
 
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(targets); i++)
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(p->paths); i++)
                 if (p->write[i])
-                        r = write_at(esp_fd, targets[i], p->image, p->size);
+                        r = write_at(esp_fd, p->paths[i], p->image, p->size);
         if (r >= 0 && p->write_loader_conf)
                 r = write_at(esp_fd, LOADER_CONF_PATH, p->loader_conf, strlen(p->loader_conf));
         return r;

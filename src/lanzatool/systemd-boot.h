@@ -5,14 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "efi-arch.h"
 #include "pki.h"
 
-#define SYSTEMD_BOOT_DEFAULT_SOURCE "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
-#define SYSTEMD_BOOT_PATH           "EFI/systemd/systemd-bootx64.efi"
-#define SYSTEMD_BOOT_EFI_PATH       "\\EFI\\systemd\\systemd-bootx64.efi"
-#define REMOVABLE_PATH              "EFI/BOOT/BOOTX64.EFI"
-#define LOADER_CONF_PATH            "loader/loader.conf"
-#define LOADER_CONF_MARKER          "# Written by lanzatool"
+#define LOADER_CONF_PATH   "loader/loader.conf"
+#define LOADER_CONF_MARKER "# Written by lanzatool"
 
 struct loader_conf {
         int timeout; /* seconds, -1: not written */
@@ -28,12 +25,14 @@ struct loader_conf {
 struct systemd_boot_plan {
         uint8_t *image; /* signed */
         size_t size;
-        bool write[2]; /* SYSTEMD_BOOT_PATH, REMOVABLE_PATH */
+        const char *paths[2]; /* the architecture's systemd_boot_path and removable_path */
+        bool write[2];
         char *loader_conf;
         bool write_loader_conf;
 };
 
-int systemd_boot_plan(const char *esp, const char *source, const struct pki *pki,
-                      const struct loader_conf *conf, struct systemd_boot_plan *ret);
+/* source NULL: the architecture's systemd_boot_source. The image must be for that architecture. */
+int systemd_boot_plan(const char *esp, const struct efi_arch *arch, const char *source,
+                      const struct pki *pki, const struct loader_conf *conf, struct systemd_boot_plan *ret);
 int systemd_boot_install(int esp_fd, const struct systemd_boot_plan *p);
 void systemd_boot_plan_done(struct systemd_boot_plan *p);

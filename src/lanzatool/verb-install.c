@@ -28,6 +28,8 @@
 struct install {
         struct esp esp;
         struct pki pki;
+        const struct efi_arch *arch; /* of every generation given */
+        char *stub_path;
         uint8_t *stub;
         size_t stub_size;
         struct generation **generations;
@@ -59,6 +61,7 @@ static void install_done(struct install *c)
         strv_free(c->keep_payloads);
         free(c->previous_default);
         free(c->default_pattern);
+        free(c->stub_path);
         free(c->stub);
         pki_done(&c->pki);
         esp_done(&c->esp);
@@ -194,7 +197,7 @@ static int build_plan(struct install *c)
                 .pki = &c->pki,
                 .stub = c->stub,
                 .stub_size = c->stub_size,
-                .stub_path = arg.stub,
+                .stub_path = c->stub_path,
                 .boot_counting = arg.boot_counting,
                 .esp_fd = c->esp.fd,
                 .pcr_signer = arg.pcr_private_key ? &signer : NULL,
@@ -515,8 +518,8 @@ static void print_plan(const struct install *c)
         for (size_t i = 0; i < c->plan.n_entries; i++)
                 printf("%s " ESP_LINUX_DIR "/%s\n", c->plan.entries[i].present ? "keep " : "write",
                        c->plan.entries[i].file_name);
-        printf("%s " SYSTEMD_BOOT_PATH "\n%s " REMOVABLE_PATH "\n%s " LOADER_CONF_PATH "\n",
-               c->sdboot.write[0] ? "write" : "keep ", c->sdboot.write[1] ? "write" : "keep ",
+        printf("%s %s\n%s %s\n%s " LOADER_CONF_PATH "\n", c->sdboot.write[0] ? "write" : "keep ",
+               c->sdboot.paths[0], c->sdboot.write[1] ? "write" : "keep ", c->sdboot.paths[1],
                c->sdboot.write_loader_conf ? "write" : "keep ");
         enroll_esp_print(&c->auto_enroll);
 }
@@ -545,12 +548,58 @@ static void ensure_boot_entry(const struct install *c)
 
         if (arg.no_variables || arg.dry_run || !efivarfs_path())
                 return;
-        r = efi_boot_entry_ensure(&c->esp, SYSTEMD_BOOT_EFI_PATH, "Linux Boot Manager",
+        r = efi_boot_entry_ensure(&c->esp, c->arch->systemd_boot_efi_path, "Linux Boot Manager",
                                   arg.boot_order_first);
         if (r == -EOPNOTSUPP)
                 log_info("%s: no partition information, not creating a firmware boot entry", c->esp.path);
         else if (r < 0)
                 log_warning("cannot create the firmware boot entry: %s", strerror(-r));
+}
+
+/* The architecture comes from the bootspecs, not from this host: one ESP boots one architecture, so every
+ * generation (and specialisation) must name the same system. bootspec.c accepted only known systems. */
+static int pick_arch(struct install *c)
+{
+        const struct bootspec *first = c->generations[0]->bootspec;
+
+        c->arch = efi_arch_from_system(first->system);
+        for (size_t i = 0; i < c->n_generations; i++) {
+                const struct bootspec *b = c->generations[i]->bootspec;
+
+                if (strcmp(b->system, first->system) != 0)
+                        return log_error_errno(
+                                -EINVAL, "%s: system \"%s\", but %s is \"%s\": one ESP, one system",
+                                c->generations[i]->path, b->system, c->generations[0]->path, first->system);
+                for (size_t j = 0; j < b->n_specialisations; j++)
+                        if (strcmp(b->specialisations[j].bootspec->system, first->system) != 0)
+                                return log_error_errno(
+                                        -EINVAL, "%s: specialisation %s has system \"%s\", not \"%s\"",
+                                        c->generations[i]->path, b->specialisations[j].name,
+                                        b->specialisations[j].bootspec->system, first->system);
+        }
+        return 0;
+}
+
+/* --stub, $LANZABOOTE_STUB, or the architecture's stub in lanzaboote's libdir; for that architecture. */
+static int load_stub(struct install *c)
+{
+        _cleanup_free_ char *message = NULL;
+        int r;
+
+        if (arg.stub)
+                c->stub_path = strdup(arg.stub);
+        else if (asprintf(&c->stub_path, "%s/%s", LANZABOOTE_STUB_DIR, c->arch->stub_name) < 0)
+                c->stub_path = NULL;
+        if (!c->stub_path)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = read_file(c->stub_path, STUB_MAX_SIZE, &c->stub, &c->stub_size);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the stub: %s", c->stub_path, strerror(-r));
+        r = efi_arch_check_image(c->arch, c->stub, c->stub_size, &message);
+        if (r < 0)
+                return log_error_errno(r, "%s: not a stub for %s: %s", c->stub_path, c->arch->system,
+                                       message ?: strerror(-r));
+        return 0;
 }
 
 static int install_run(struct install *c, int argc, char *argv[])
@@ -562,8 +611,6 @@ static int install_run(struct install *c, int argc, char *argv[])
         r = pki_load(arg.pki_bundle, &c->pki);
         if (r >= 0)
                 r = check_firmware_trust(c);
-        if (r >= 0 && (r = read_file(arg.stub, STUB_MAX_SIZE, &c->stub, &c->stub_size)) < 0)
-                log_error("%s: cannot read the stub: %s", arg.stub, strerror(-r));
         if (r >= 0)
                 r = esp_find(arg.esp_path, &c->esp);
         if (r >= 0)
@@ -572,6 +619,10 @@ static int install_run(struct install *c, int argc, char *argv[])
                 r = log_error_errno(-EINVAL, "no generations given");
         if (r >= 0)
                 r = find_default_generation(c);
+        if (r >= 0)
+                r = pick_arch(c);
+        if (r >= 0)
+                r = load_stub(c);
         if (r >= 0) {
                 apply_limit(c);
                 r = build_plan(c);
@@ -579,7 +630,8 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (r >= 0)
                 r = set_default_pattern(c);
         if (r >= 0)
-                r = systemd_boot_plan(c->esp.path, arg.systemd_boot, &c->pki, &arg.loader, &c->sdboot);
+                r = systemd_boot_plan(c->esp.path, c->arch, arg.systemd_boot, &c->pki, &arg.loader,
+                                      &c->sdboot);
         /* Includes the bricking guard: before anything is written. */
         if (r >= 0 && arg.loader.auto_enroll)
                 r = enroll_esp_plan(c->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);

@@ -59,7 +59,6 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
 
 int verb_remove(int argc, char *argv[])
 {
-        static const char *const files[] = {SYSTEMD_BOOT_PATH, REMOVABLE_PATH, LOADER_CONF_PATH};
         struct esp esp = {.fd = -1};
         struct gc_plan g = {};
         X509 *cert = NULL;
@@ -73,8 +72,14 @@ int verb_remove(int argc, char *argv[])
                 r = gc_plan(esp.path, NULL, NULL, &g);
         if (r >= 0 && !arg.dry_run)
                 r = gc_run(esp.path, &g);
-        for (size_t i = 0; r >= 0 && !arg.dry_run && i < ELEMENTSOF(files); i++)
-                r = remove_if_ours(&esp, files[i], cert);
+        /* systemd-boot of every architecture: the ESP may have been installed for either. */
+        for (size_t i = 0; r >= 0 && !arg.dry_run && i < efi_arches_count; i++) {
+                r = remove_if_ours(&esp, efi_arches[i].systemd_boot_path, cert);
+                if (r >= 0)
+                        r = remove_if_ours(&esp, efi_arches[i].removable_path, cert);
+        }
+        if (r >= 0 && !arg.dry_run)
+                r = remove_if_ours(&esp, LOADER_CONF_PATH, cert);
         if (r >= 0)
                 log_info("%s: removed %zu entries and %zu files", esp.path, strv_length(g.stubs),
                          strv_length(g.payloads));

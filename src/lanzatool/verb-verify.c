@@ -14,19 +14,19 @@
 #include "pki.h"
 #include "util.h"
 
-/* systemd-boot's copies, when present, must carry our signature. */
+/* systemd-boot's copies, of whichever architecture, when present, must carry our signature. */
 static unsigned verify_boot_loader(const char *esp, X509 *cert)
 {
-        static const char *const paths[] = {SYSTEMD_BOOT_PATH, REMOVABLE_PATH};
         unsigned bad = 0;
 
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+        for (size_t i = 0; i < 2 * efi_arches_count; i++) {
+                const struct efi_arch *a = &efi_arches[i / 2];
                 _cleanup_free_ uint8_t *image = NULL;
                 _cleanup_free_ char *message = NULL;
                 char path[PATH_MAX];
                 size_t size;
 
-                snprintf(path, sizeof(path), "%s/%s", esp, paths[i]);
+                snprintf(path, sizeof(path), "%s/%s", esp, i % 2 ? a->removable_path : a->systemd_boot_path);
                 if (read_file(path, 64u << 20, &image, &size) < 0)
                         continue;
                 if (authenticode_verify(image, size, cert, &message) < 0) {

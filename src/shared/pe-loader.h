@@ -11,9 +11,12 @@
 
 #include "pe.h"
 
-/* Kernels are started on their own architecture only, and the stub is built for x86-64 (aa64 will pick
- * its own). Fixed rather than taken from the host, so host tools and tests agree with the stub. */
+/* Kernels are started on their own architecture only. The aa64 stub's build defines IMAGE_FILE_MACHINE_ARM64
+ * here; everything else uses x86-64, fixed rather than taken from the host, so host tools and tests agree
+ * with the x64 stub. */
+#ifndef PE_LOADER_MACHINE
 #define PE_LOADER_MACHINE IMAGE_FILE_MACHINE_AMD64
+#endif
 
 /* Sections must start on page boundaries so that W^X can be applied per section; every Linux EFI kernel
  * uses 4 KiB or 64 KiB. The upper bound keeps the over-allocation for alignment reasonable. */

@@ -119,26 +119,73 @@ void sha256_blocks_portable(uint32_t state[static 8], const uint8_t *data, size_
         }
 }
 
+/* Each instruction path is built only for its own architecture (meson picks the file), so only that
+ * architecture's path is referenced here. */
 static void compress(struct sha256_ctx *c, const uint8_t *data, size_t n_blocks)
 {
-        if (c->impl == SHA256_IMPL_SHANI)
+        switch (c->impl) {
+#if defined(__x86_64__)
+        case SHA256_IMPL_SHANI:
                 sha256_blocks_shani(c->state, data, n_blocks);
-        else
+                return;
+#elif defined(__aarch64__)
+        case SHA256_IMPL_ARMV8:
+                sha256_blocks_armv8(c->state, data, n_blocks);
+                return;
+#endif
+        default:
                 sha256_blocks_portable(c->state, data, n_blocks);
+                return;
+        }
+}
+
+bool sha256_impl_supported(enum sha256_impl impl)
+{
+        switch (impl) {
+        case SHA256_IMPL_PORTABLE:
+                return true;
+#if defined(__x86_64__)
+        case SHA256_IMPL_SHANI:
+                return sha256_shani_supported();
+#elif defined(__aarch64__)
+        case SHA256_IMPL_ARMV8:
+                return sha256_armv8_supported();
+#endif
+        default:
+                return false;
+        }
+}
+
+const char *sha256_impl_name(enum sha256_impl impl)
+{
+        static const char *const names[_SHA256_IMPL_MAX] = {
+                [SHA256_IMPL_PORTABLE] = "portable",
+                [SHA256_IMPL_SHANI] = "sha-ni",
+                [SHA256_IMPL_ARMV8] = "armv8-ce",
+        };
+
+        return (unsigned)impl < _SHA256_IMPL_MAX ? names[impl] : NULL;
+}
+
+enum sha256_impl sha256_best_impl(void)
+{
+        for (enum sha256_impl impl = _SHA256_IMPL_MAX - 1; impl > SHA256_IMPL_PORTABLE; impl--)
+                if (sha256_impl_supported(impl))
+                        return impl;
+        return SHA256_IMPL_PORTABLE;
 }
 
 void sha256_init_impl(struct sha256_ctx *c, enum sha256_impl impl)
 {
         *c = (struct sha256_ctx){
-                .impl = impl == SHA256_IMPL_SHANI && sha256_shani_supported() ? SHA256_IMPL_SHANI
-                                                                              : SHA256_IMPL_PORTABLE,
+                .impl = sha256_impl_supported(impl) ? impl : SHA256_IMPL_PORTABLE,
         };
         __builtin_memcpy(c->state, sha256_h0, sizeof(c->state));
 }
 
 void sha256_init(struct sha256_ctx *c)
 {
-        sha256_init_impl(c, sha256_shani_supported() ? SHA256_IMPL_SHANI : SHA256_IMPL_PORTABLE);
+        sha256_init_impl(c, sha256_best_impl());
 }
 
 void sha256_update(struct sha256_ctx *c, const void *data, size_t n)

@@ -12,7 +12,8 @@
 
 enum sha256_impl {
         SHA256_IMPL_PORTABLE,
-        SHA256_IMPL_SHANI,
+        SHA256_IMPL_SHANI, /* x86-64 SHA extensions (with SSSE3 and SSE4.1) */
+        SHA256_IMPL_ARMV8, /* AArch64 Cryptography Extensions (FEAT_SHA256) */
         _SHA256_IMPL_MAX,
 };
 
@@ -24,14 +25,21 @@ struct sha256_ctx {
         enum sha256_impl impl;
 };
 
-/* True when this CPU has the SHA extensions plus SSSE3 and SSE4.1. Asks CPUID once, then remembers. */
-bool sha256_shani_supported(void);
+/* True when this build has the implementation and this CPU the instructions it needs (the portable one
+ * always). Asks the CPU once per implementation, then remembers. */
+bool sha256_impl_supported(enum sha256_impl impl);
+
+/* "portable", "sha-ni", "armv8-ce"; NULL for an unknown value. */
+const char *sha256_impl_name(enum sha256_impl impl);
+
+/* The implementation sha256_init() uses: the instruction path when supported, else the portable one. */
+enum sha256_impl sha256_best_impl(void);
 
 /* Starts a hash with the fastest implementation this CPU supports. */
 void sha256_init(struct sha256_ctx *c);
 
-/* Starts a hash with the given implementation. SHA256_IMPL_SHANI falls back to the portable code when
- * sha256_shani_supported() is false, so a caller can never execute an instruction the CPU lacks. */
+/* Starts a hash with the given implementation. It falls back to the portable code when
+ * sha256_impl_supported() is false, so a caller can never execute an instruction the CPU lacks. */
 void sha256_init_impl(struct sha256_ctx *c, enum sha256_impl impl);
 
 void sha256_update(struct sha256_ctx *c, const void *data, size_t n);

@@ -1,17 +1,18 @@
 #!/usr/bin/python3
-"""The stub's PE shape, read by python3-pefile (not our code): x86-64 EFI application, 4 KiB
+"""The stub's PE shape, read by python3-pefile (not our code): an x86-64 or AArch64 EFI application, 4 KiB
 sections and 512-byte file alignment, NX_COMPAT and DYNAMIC_BASE, real base relocations, an
 .sbat section, room for 10 more section headers without moving data, under 100 KiB."""
 import sys
 
 import pefile
 
-IMAGE_FILE_MACHINE_AMD64 = 0x8664
+MACHINES = {"x64": ("x86-64", 0x8664), "aa64": ("AArch64", 0xAA64)}
 IMAGE_SUBSYSTEM_EFI_APPLICATION = 10
 DYNAMIC_BASE, NX_COMPAT = 0x0040, 0x0100
 SECTION_HEADER_SIZE = 40
 
 path = sys.argv[1]
+machine_name, machine = MACHINES[sys.argv[2] if len(sys.argv) > 2 else "x64"]
 data = open(path, "rb").read()
 pe = pefile.PE(data=data)
 opt = pe.OPTIONAL_HEADER
@@ -20,7 +21,7 @@ table_end = pe.DOS_HEADER.e_lfanew + 4 + 20 + pe.FILE_HEADER.SizeOfOptionalHeade
 room = (min(opt.SizeOfHeaders, min(s.PointerToRawData for s in pe.sections if s.SizeOfRawData)) - table_end) // 40
 relocs = sum(len(b.entries) for b in getattr(pe, "DIRECTORY_ENTRY_BASERELOC", []))
 checks = {
-    "machine x86-64": pe.FILE_HEADER.Machine == IMAGE_FILE_MACHINE_AMD64,
+    f"machine {machine_name}": pe.FILE_HEADER.Machine == machine,
     "subsystem EFI application": opt.Subsystem == IMAGE_SUBSYSTEM_EFI_APPLICATION,
     "SectionAlignment 0x1000": opt.SectionAlignment == 0x1000,
     "FileAlignment 0x200": opt.FileAlignment == 0x200,

@@ -103,8 +103,9 @@ def systemd_boot_copies(esp):
         except Exception as e:
             problems.append(f"{c}: not a PE image: {e}")
             continue
-        if b"ID=systemd-boot" not in osrel:
-            problems.append(f"{c}: not systemd-boot (.osrel has no ID=systemd-boot)")
+        # Debian's aa64 build of systemd 252 has no .osrel; bootctl reads its LoaderInfo marker then.
+        if b"ID=systemd-boot" not in osrel and b"#### LoaderInfo: systemd-boot " not in open(c, "rb").read():
+            problems.append(f"{c}: not systemd-boot (no ID=systemd-boot in .osrel, no LoaderInfo marker)")
     return problems, copies
 
 

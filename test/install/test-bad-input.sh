@@ -37,7 +37,7 @@ bad missing-kernel 'nope/bzImage' "b['kernel']='$T/store/nope/bzImage'"
 bad kernel-is-dir "$T/store/k1-linux-6.1.0.*[Dd]irectory" "b['kernel']='$T/store/k1-linux-6.1.0'"
 bad dotdot 'system-2-link/boot.json: .*"kernel".*\.\.' "b['kernel']='$T/store/../store/k1-linux-6.1.0/bzImage'"
 bad nul 'system-2-link/boot.json: .*"kernel".*NUL' "b['kernel']='$T/store/k1\u0000/bzImage'"
-bad system 'system-2-link/boot.json: .*unsupported system "aarch64-linux"' "b['system']='aarch64-linux'"
+bad system 'system-2-link/boot.json: .*unsupported system "riscv64-linux"' "b['system']='riscv64-linux'"
 mk_generation 2 k1
 
 cp -r "$T/pki" "$T/pki-bad" && printf 'garbage\n' >"$T/pki-bad/keys/db/db.key"

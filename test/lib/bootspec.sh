@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Bootspec v1 documents for test generations, as nixpkgs writes them (formats.md §5).
 
-# bootspec_json KERNEL INITRD TOPLEVEL PARAMS [SPECIALISATIONS_JSON]
+# bootspec_json KERNEL INITRD TOPLEVEL PARAMS [SPECIALISATIONS_JSON]; $SYSTEM: "system" (x86_64-linux)
 bootspec_json() {
 	cat <<JSON
 {
@@ -12,7 +12,7 @@ bootspec_json() {
     "kernel": "$1",
     "kernelParams": [$4],
     "label": "NixOS Test 26.05 (Linux 6.1.0)",
-    "system": "x86_64-linux",
+    "system": "${SYSTEM:-x86_64-linux}",
     "toplevel": "$3"
   },
   "org.nixos.specialisation.v1": {${5:-}}

@@ -271,7 +271,7 @@ static const struct bad_fixture bad_fixtures[] = {
         {"bad-control.json", "\"label\" contains a control character"},
         {"bad-utf8-overlong.json", "\"label\" is not valid UTF-8"},
         {"bad-utf8-surrogate.json", "\"label\" is not valid UTF-8"},
-        {"bad-system.json", "unsupported system \"aarch64-linux\" (supported: x86_64-linux)"},
+        {"bad-system.json", "unsupported system \"riscv64-linux\" (supported: x86_64-linux, aarch64-linux)"},
         {"bad-param-space.json", "\"kernelParams\"[1] contains a space outside double quotes"},
         {"bad-param-quote.json", "\"kernelParams\"[1] has an unbalanced '\"'"},
         {"bad-param-empty.json", "\"kernelParams\"[0] is empty"},

@@ -9,14 +9,20 @@
 #include "test-util.h"
 #include "tests.h"
 
+#if defined(__x86_64__)
+#define HOST_X86_64 true
+#else
+#define HOST_X86_64 false
+#endif
+#if defined(__aarch64__)
+#define HOST_AARCH64 true
+#else
+#define HOST_AARCH64 false
+#endif
+
 #define SEED           UINT64_C(0x6c616e7a61626f6f)
 #define N_RANDOM       2000
 #define MAX_RANDOM_LEN 70000
-
-static const char *const impl_names[_SHA256_IMPL_MAX] = {
-        [SHA256_IMPL_PORTABLE] = "portable",
-        [SHA256_IMPL_SHANI] = "sha-ni",
-};
 
 /* FIPS 180-4 examples (NIST CSRC "Example Values"), and the classic million times 'a'. */
 static const struct {
@@ -54,7 +60,7 @@ static void hash_chunked(enum sha256_impl impl, const uint8_t *data, size_t n, s
 
 static bool impl_available(enum sha256_impl impl)
 {
-        return impl != SHA256_IMPL_SHANI || sha256_shani_supported();
+        return sha256_impl_supported(impl);
 }
 
 static void test_vectors(void)
@@ -76,8 +82,8 @@ static void test_vectors(void)
                                 continue;
                         hash_chunked(impl, msg, n, 200, digest);
                         to_hex(digest, hex);
-                        check(strcmp(hex, vectors[v].digest) == 0, "vector %zu %s: %s", v, impl_names[impl],
-                              hex);
+                        check(strcmp(hex, vectors[v].digest) == 0, "vector %zu %s: %s", v,
+                              sha256_impl_name(impl), hex);
                 }
                 free(msg);
         }
@@ -105,8 +111,8 @@ static void test_random_against_openssl(void)
                                 continue;
                         hash_chunked(impl, data + offset, n, max_chunk, digest);
                         check(memcmp(digest, expected, sizeof(digest)) == 0,
-                              "case %u: %s, %zu bytes at offset %zu, chunks up to %zu", i, impl_names[impl],
-                              n, offset, max_chunk);
+                              "case %u: %s, %zu bytes at offset %zu, chunks up to %zu", i,
+                              sha256_impl_name(impl), n, offset, max_chunk);
                 }
         }
         free(data);
@@ -118,8 +124,19 @@ static void test_selection(void)
 
         /* Peeks at a private field: the point is which implementation the public calls chose. */
         sha256_init(&c);
-        check(c.impl == (sha256_shani_supported() ? SHA256_IMPL_SHANI : SHA256_IMPL_PORTABLE), "auto: %d",
-              c.impl);
+        check(c.impl == sha256_best_impl(), "auto: %d", c.impl);
+        check(sha256_impl_supported(SHA256_IMPL_PORTABLE), "portable always supported");
+        /* Each instruction path exists only on its own architecture, whatever the CPU. */
+        for (enum sha256_impl impl = 0; impl < _SHA256_IMPL_MAX; impl++) {
+                bool other_arch = (impl == SHA256_IMPL_SHANI && !HOST_X86_64) ||
+                                  (impl == SHA256_IMPL_ARMV8 && !HOST_AARCH64);
+
+                check(!(other_arch && sha256_impl_supported(impl)), "%s on this architecture",
+                      sha256_impl_name(impl));
+                sha256_init_impl(&c, impl);
+                check(c.impl == (sha256_impl_supported(impl) ? impl : SHA256_IMPL_PORTABLE), "%s chose %d",
+                      sha256_impl_name(impl), c.impl);
+        }
         sha256_init_impl(&c, SHA256_IMPL_PORTABLE);
         check(c.impl == SHA256_IMPL_PORTABLE, "portable: %d", c.impl);
         sha256_init_impl(&c, _SHA256_IMPL_MAX);
@@ -130,8 +147,10 @@ int main(void)
 {
         rng_seed(SEED);
         printf("seed 0x%016llx\n", (unsigned long long)SEED);
-        if (!sha256_shani_supported())
-                printf("note: this CPU lacks SHA-NI, only the portable path is tested\n");
+        for (enum sha256_impl impl = 0; impl < _SHA256_IMPL_MAX; impl++)
+                if (!sha256_impl_supported(impl))
+                        printf("note: %s is not available here (architecture or CPU), not tested\n",
+                               sha256_impl_name(impl));
 
         test_selection();
         test_vectors();

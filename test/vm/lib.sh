@@ -73,13 +73,13 @@ _vm_build_kernel() { # KPKG: vmlinuz + efivarfs.ko from the distribution package
 	mv "$tmp" "$VM_CACHE/kernel"
 }
 
-_vm_initrd_once() { # OUT: initrd from a fresh tree; fixed modes, owners and mtimes
+_vm_initrd_once() { # OUT [BUSYBOX EFIVARFS_KO]: initrd from a fresh tree; fixed modes, owners and mtimes
 	local root
 	root=$(mktemp -d)
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp}
-	install -m 0755 /bin/busybox "$root/bin/busybox"
+	install -m 0755 "${2:-/bin/busybox}" "$root/bin/busybox"
 	install -m 0755 "$VM_DIR/initrd-init" "$root/init"
-	install -m 0644 "$VM_CACHE/kernel/efivarfs.ko" "$root/efivarfs.ko"
+	install -m 0644 "${3:-$VM_CACHE/kernel/efivarfs.ko}" "$root/efivarfs.ko"
 	find "$root" -type d -exec chmod 0755 {} +
 	find "$root" -exec touch -h -d @0 {} +
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
@@ -119,23 +119,31 @@ _vm_build_pki() { # sbctl layout: keys/{PK,KEK,db}/X.{key,pem}, GUID; plus X.esl
 	mv "$tmp" "$VM_PKI"
 }
 
-_vm_build_vars() { # boot systemd-boot once in setup mode; it enrolls our keys and resets
-	local w=$VM_CACHE/enroll
-	rm -rf "$w"
+# W VARS_TEMPLATE OUT TIMEOUT_S: W/esp holds a signed systemd-boot set to enroll; boot it once in setup
+# mode with our keys in loader/keys/auto, keep the enrolled variable store as OUT.
+_vm_enroll() {
+	local w=$1
 	mkdir -p "$w/esp/loader/keys/auto"
-	vm_esp_systemd_boot "$w/esp" 'timeout 0' 'secure-boot-enroll force'
 	cp "$VM_PKI"/{PK,KEK,db}.auth "$w/esp/loader/keys/auto/"
 	vm_make_disk "$w/esp" "$w/disk.img"
-	cp "$VM_OVMF_VARS" "$w/vars.fd"
-	VM_LOGDIR=$w _vm_qemu enroll "$w/disk.img" "$w/vars.fd" 0 120
+	cp "$2" "$w/vars.fd"
+	VM_LOGDIR=$w _vm_qemu enroll "$w/disk.img" "$w/vars.fd" 0 "$4"
 	# Success ends in a cold reset, which -no-reboot turns into QEMU exiting by itself.
 	if ! grep -aq 'Enrolling secure boot keys' "$w/enroll.log" ||
 		grep -aqE "$VM_TERMINAL_RE|terminating on signal" "$w/enroll.log"; then
 		_vm_say "key enrollment failed, see $w/enroll.log"
 		return 1
 	fi
-	mv "$w/vars.fd" "$VM_VARS_ENROLLED"
+	mv "$w/vars.fd" "$3"
 	rm -rf "$w/esp" "$w/disk.img"
+}
+
+_vm_build_vars() { # boot systemd-boot once in setup mode; it enrolls our keys and resets
+	local w=$VM_CACHE/enroll
+	rm -rf "$w"
+	mkdir -p "$w/esp"
+	vm_esp_systemd_boot "$w/esp" 'timeout 0' 'secure-boot-enroll force'
+	_vm_enroll "$w" "$VM_OVMF_VARS" "$VM_VARS_ENROLLED" 120
 }
 
 _vm_kernel_pkg() { # the package linux-image-amd64 depends on, memoized until the apt lists change
@@ -251,10 +259,10 @@ vm_make_disk() { # SRC_DIR OUT_IMG [SIZE_MIB]: GPT disk whose only partition is 
 
 # ---- booting -------------------------------------------------------------------
 
-_vm_swtpm_start() { # DIR: daemonized swtpm with its state and control socket in DIR
+_vm_swtpm_start() { # DIR [--terminate]: daemonized swtpm with its state and control socket in DIR
 	local i
 	swtpm socket --tpm2 --tpmstate dir="$1" --ctrl type=unixio,path="$1/sock" --flags startup-clear \
-		--log file="$1/log",level=1 --pid file="$1/pid" --daemon --terminate
+		--log file="$1/log",level=1 --pid file="$1/pid" --daemon ${2:+"$2"}
 	for ((i = 0; i < 50; i++)); do
 		[[ -S $1/sock && -s $1/pid ]] && return 0
 		sleep 0.1
@@ -292,6 +300,7 @@ _vm_stop() { # QEMU_PID TPM_DIR (either may be empty): stop both, bounded
 # A subshell, so that its EXIT trap stops QEMU and swtpm whatever happens.
 _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first terminal line
 	local name=$1 tpm=$4 limit=$5 log=$VM_LOGDIR/$1.log qpid='' tpmdir='' rc=0 i t0 end='' args
+	local qemu=qemu-system-x86_64 tis=tpm-tis terminate=--terminate
 	trap '_vm_stop "$qpid" "$tpmdir"' EXIT
 	trap 'exit 143' INT TERM HUP
 	args=(-machine 'q35,smm=on,accel=tcg' -global 'driver=cfi.pflash01,property=secure,value=on'
@@ -299,21 +308,33 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE"
 		-drive "if=pflash,format=raw,unit=1,file=$3"
 		-drive "file=$2,format=raw,if=virtio")
+	# VM_ARCH=aa64 (test/vm/aarch64.sh): QEMU virt with AAVMF; its pflash is not SMM-protected. The guest
+	# kernel cannot read this TPM, so with one the VM pauses at power-off and aa64_tpm_report reads the
+	# PCRs from swtpm (which must then outlive QEMU: no --terminate).
+	if [[ ${VM_ARCH:-x64} == aa64 ]]; then
+		qemu=qemu-system-aarch64 tis=tpm-tis-device terminate=''
+		args=(-machine "virt,accel=tcg${VM_AA64_MACHINE_EXTRA:-}" -cpu "${VM_AA64_CPU:-cortex-a72}" -m 1024 -nographic -no-reboot -nic none
+			-drive "if=pflash,format=raw,unit=0,readonly=on,file=$AA64_CODE"
+			-drive "if=pflash,format=raw,unit=1,file=$3"
+			-drive "file=$2,format=raw,if=virtio" -pidfile "$VM_LOGDIR/$name.qemu.pid")
+		((tpm == 0)) || args+=(-action shutdown=pause)
+	fi
 	if ((tpm)); then
 		tpmdir=$(mktemp -d "${TMPDIR:-/tmp}/lzbt-tpm.XXXXXX")
-		_vm_swtpm_start "$tpmdir"
+		_vm_swtpm_start "$tpmdir" $terminate
 		args+=(-chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev 'emulator,id=tpm0,chardev=chrtpm'
-			-device 'tpm-tis,tpmdev=tpm0')
+			-device "$tis,tpmdev=tpm0")
 	fi
 	mkdir -p "$VM_LOGDIR"
-	printf '%q ' timeout -k 5 "$limit" qemu-system-x86_64 "${args[@]}" >"$VM_LOGDIR/$name.cmd"
+	printf '%q ' timeout -k 5 "$limit" "$qemu" "${args[@]}" >"$VM_LOGDIR/$name.cmd"
 	echo >>"$VM_LOGDIR/$name.cmd"
 	t0=$EPOCHREALTIME
-	timeout -k 5 "$limit" qemu-system-x86_64 "${args[@]}" </dev/null >"$log" 2>&1 &
+	timeout -k 5 "$limit" "$qemu" "${args[@]}" </dev/null >"$log" 2>&1 &
 	qpid=$!
 	for ((i = 0; i < (limit + 10) * 5; i++)); do
 		kill -0 "$qpid" 2>/dev/null || break
 		if end=$(grep -aoE -m1 "$VM_TERMINAL_RE" "$log"); then
+			[[ -z $tpmdir || -n $terminate ]] || aa64_tpm_report "$tpmdir" "$VM_LOGDIR/$name.qemu.pid" >>"$log"
 			kill "$qpid" 2>/dev/null || true # it may have powered off by itself meanwhile
 			break
 		fi

@@ -6,7 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* UEFI uses the Microsoft x64 calling convention on x86-64 and the standard AAPCS64 on AArch64. */
+#if defined(__x86_64__)
 #define EFIAPI __attribute__((ms_abi))
+#else
+#define EFIAPI
+#endif
 
 typedef uint8_t BOOLEAN;
 typedef uint16_t CHAR16;
@@ -68,6 +73,8 @@ typedef enum {
         EfiRuntimeServicesCode,
         EfiRuntimeServicesData,
         EfiConventionalMemory,
+        EfiUnusableMemory,
+        EfiACPIReclaimMemory,
         _EfiMaxMemoryType = 0x7fffffff,
 } EFI_MEMORY_TYPE;
 
@@ -205,7 +212,7 @@ typedef struct {
         void *LocateHandle;
         EFI_STATUS(EFIAPI *LocateDevicePath)
         (const EFI_GUID *Protocol, EFI_DEVICE_PATH **DevicePath, EFI_HANDLE *Device);
-        void *InstallConfigurationTable;
+        EFI_STATUS(EFIAPI *InstallConfigurationTable)(const EFI_GUID *Guid, void *Table);
         void *LoadImage;
         void *StartImage;
         void *Exit;

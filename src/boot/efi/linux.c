@@ -40,13 +40,19 @@ static EFI_STATUS pe_error_status(int r)
         }
 }
 
+#if defined(__aarch64__)
+#define KERNEL_ARCH_NAME "arm64"
+#else
+#define KERNEL_ARCH_NAME "x86-64"
+#endif
+
 static const char *pe_error_string(int r)
 {
         switch (r) {
         case -PE_ENOEXEC:
                 return "not a PE image";
         case -PE_EOPNOTSUPP:
-                return "unsupported, an x86-64 Linux 5.8+ EFI kernel image is needed";
+                return "unsupported, an " KERNEL_ARCH_NAME " Linux 5.8+ EFI kernel image is needed";
         case -PE_EINVAL:
                 return "invalid argument";
         default:
@@ -58,6 +64,34 @@ static uint64_t image_address(const KernelImage *k)
 {
         return (uint64_t)(uintptr_t)k->base;
 }
+
+#if defined(__aarch64__)
+/* AArch64 instruction fetches are not coherent with data writes: the freshly copied kernel must be cleaned
+ * from the data cache to the point of unification, and stale instruction cache lines invalidated, before
+ * it runs (Arm ARM D7.5.9), as the firmware's LoadImage() does. CTR_EL0 gives the smallest line sizes. */
+static void sync_instruction_cache(const uint8_t *start, size_t size)
+{
+        uintptr_t end = (uintptr_t)start + size;
+        uint64_t ctr;
+        size_t dline, iline;
+
+        __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr));
+        dline = (size_t)4 << ((ctr >> 16) & 0xf);
+        iline = (size_t)4 << (ctr & 0xf);
+        for (uintptr_t p = (uintptr_t)start & ~(uintptr_t)(dline - 1); p < end; p += dline)
+                __asm__ volatile("dc cvau, %0" : : "r"(p) : "memory");
+        __asm__ volatile("dsb ish" : : : "memory");
+        for (uintptr_t p = (uintptr_t)start & ~(uintptr_t)(iline - 1); p < end; p += iline)
+                __asm__ volatile("ic ivau, %0" : : "r"(p) : "memory");
+        __asm__ volatile("dsb ish\n\tisb" : : : "memory");
+}
+#else
+/* x86 keeps instruction fetches coherent with stores. */
+static void sync_instruction_cache(const uint8_t *start, size_t size)
+{
+        (void)start, (void)size;
+}
+#endif
 
 static EFI_STATUS kernel_image_load(const void *kernel, size_t kernel_size, KernelImage *k)
 {
@@ -91,6 +125,7 @@ static EFI_STATUS kernel_image_load(const void *kernel, size_t kernel_size, Kern
         if (r < 0)
                 return log_error_status(pe_error_status(r), "Cannot load the kernel: %s.",
                                         pe_error_string(r));
+        sync_instruction_cache(k->base, image_size);
         return EFI_SUCCESS;
 }
 

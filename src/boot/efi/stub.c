@@ -3,6 +3,7 @@
  * stored on the ESP ("external mode", selected by a .linuxh section), pinned by SHA-256. */
 #include "cmdline.h"
 #include "companions.h"
+#include "devicetree.h"
 #include "efivars.h"
 #include "file.h"
 #include "initrd.h"
@@ -263,11 +264,15 @@ static void export_pcr_variables(const Companions *c)
 }
 
 static EFI_STATUS boot(EFI_HANDLE image_handle, EFI_LOADED_IMAGE_PROTOCOL *image, const CHAR16 *cmdline,
-                       const Payload *kernel, const Payload *initrd)
+                       const Payload *kernel, const Payload *initrd, const Section *dtb)
 {
         _cleanup_(initrd_unregisterp) EFI_HANDLE initrd_handle = NULL;
+        _cleanup_(devicetree_restore) Devicetree devicetree = {};
         EFI_STATUS err;
 
+        err = devicetree_install(dtb->data, dtb->size, &devicetree);
+        if (err != EFI_SUCCESS)
+                return err;
         err = initrd_register(initrd->data, initrd->size, &initrd_handle);
         if (err != EFI_SUCCESS)
                 return log_error_status(err, "Cannot register the initrd: %s.", efi_status_name(err));
@@ -297,6 +302,10 @@ static EFI_STATUS run(EFI_HANDLE image_handle)
         err = load_payloads(image, &sections, &kernel, &initrd);
         if (err != EFI_SUCCESS)
                 return err;
+        err = devicetree_check(sections.unified[UNIFIED_SECTION_DTB].data,
+                               sections.unified[UNIFIED_SECTION_DTB].size);
+        if (err != EFI_SUCCESS)
+                return err;
 
         measure_sections(&sections, &kernel, &initrd);
         export_loader_variables(image->DeviceHandle, image->FilePath);
@@ -319,7 +328,8 @@ static EFI_STATUS run(EFI_HANDLE image_handle)
         if (err != EFI_SUCCESS)
                 return err;
 
-        return boot(image_handle, image, cmdline, &kernel, &initrd_all);
+        return boot(image_handle, image, cmdline, &kernel, &initrd_all,
+                    &sections.unified[UNIFIED_SECTION_DTB]);
 }
 
 /* Tell the user what to do, give them time to read it, and hand the error back to the boot menu:
