@@ -23,7 +23,7 @@ let
   features = {
     # install --default-generation=TOPLEVEL: boot the configuration being switched to (rollback)
     defaultGeneration = {
-      available = false;
+      available = true;
       option = "--default-generation";
     };
     # enroll: Microsoft's KEK and db certificates shipped with lanzatool

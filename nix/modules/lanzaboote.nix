@@ -52,8 +52,21 @@ let
     pcrPublicKey = measured.pcrPublicKeyFile;
   };
 
-  # Rollback: systemd-boot's default becomes the configuration being switched to, not the newest.
-  defaultGeneration = lib.optionalString (lzbt.has "defaultGeneration") "\${toplevel:+\"--default-generation=$toplevel\"} ";
+  # Rollback (nixos-rebuild switch --rollback): systemd-boot's default becomes the generation being
+  # switched to, not the newest; unless settings.default names another default. A toplevel that is
+  # no generation of the profile (a specialisation's, one never registered) leaves the newest.
+  rollback = lzbt.has "defaultGeneration" && cfg.settings.default == "nixos-*";
+  findDefaultGeneration = lib.optionalString rollback ''
+    default=
+    if [ -n "$toplevel" ]; then
+      for link in /nix/var/nix/profiles/system-*-link; do
+        if [ "$(readlink -f "$link")" = "$(readlink -f "$toplevel")" ]; then
+          default="--default-generation=$link"
+        fi
+      done
+    fi
+  '';
+  defaultGeneration = lib.optionalString rollback "\${default:+\"$default\"} ";
 
   createKeys = "${lib.getExe cfg.package} --pki-bundle=${lzbt.shellQuote cfg.pkiBundle} create-keys";
 
@@ -64,6 +77,7 @@ let
       set -eu
       toplevel=''${1:-}
     ''
+    + findDefaultGeneration
     + lib.optionalString cfg.autoGenerateKeys.enable ''
       if [ ! -e ${lzbt.shellQuote cfg.pkiBundle}/keys ]; then
         ${createKeys}

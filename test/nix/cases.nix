@@ -107,8 +107,10 @@ let
     ++ eq "defaults: configurationLimit" d.boot.lanzaboote.configurationLimit null
     ++ eq "defaults: units" (lib.attrNames d.systemd.services) [ ]
     ++ eq "defaults: /etc" (lib.attrNames d.environment.etc) [ ]
-    ++ has "defaults: hook installs every generation into /boot" (hookText d)
-      "${command defaultLoader} --esp-path='/boot' /nix/var/nix/profiles/system-*-link\n"
+    ++ has "defaults: hook installs every generation into /boot, the one switched to as default" (hookText d)
+      "${command defaultLoader} --esp-path='/boot' \${default:+\"$default\"} /nix/var/nix/profiles/system-*-link\n"
+    ++ has "defaults: hook finds the generation switched to" (hookText d)
+      "if [ \"$(readlink -f \"$link\")\" = \"$(readlink -f \"$toplevel\")\" ]; then\n      default=\"--default-generation=$link\"\n"
     ++ hasNot "defaults: hook creates no keys" (hookText d) "create-keys"
     ++ eq "defaults: bootspec document" (d.system.build.bootspecDocument "/T")."org.nix-community.lanzaboote" {
       sort_key = "lanza";
@@ -205,9 +207,10 @@ let
     ++ eq "canTouchEfiVariables = true" touch.boot.lanzaboote.installCommand (
       command (lib.remove "--no-variables" defaultLoader)
     )
+    ++ hasNot "settings.default = @saved: no rollback default" (hookText loaderSet) "--default-generation"
     ++ eq "sortKey" sort.boot.bootspec.extensions."org.nix-community.lanzaboote".sort_key "mySpecialSortKey"
-    ++ has "extraEfiSysMountPoints: /boot" (hookText extra) "--esp-path='/boot' /nix/var/nix/profiles/system-*-link"
-    ++ has "extraEfiSysMountPoints: /boot2" (hookText extra) "--esp-path='/boot2' /nix/var/nix/profiles/system-*-link"
+    ++ has "extraEfiSysMountPoints: /boot" (hookText extra) "--esp-path='/boot' \${default:+\"$default\"} /nix/var/nix/profiles/system-*-link"
+    ++ has "extraEfiSysMountPoints: /boot2" (hookText extra) "--esp-path='/boot2' \${default:+\"$default\"} /nix/var/nix/profiles/system-*-link"
     ++ eq "autoGenerateKeys: no failed assertion" (failed gen) [ ]
     ++ has "autoGenerateKeys: hook creates missing keys" (hookText gen)
       "if [ ! -e '/var/lib/sbctl'/keys ]; then\n  ${pkg}/bin/lanzatool --pki-bundle='/var/lib/sbctl' create-keys\nfi\n"

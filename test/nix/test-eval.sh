@@ -4,7 +4,7 @@
 # test/nix/standins.nix): every expectation of test/nix/cases.nix, the machine configurations of
 # the NixOS VM tests (nix/tests), the toplevel's drvPath, then the generated install hook run
 # against three generations whose boot.json comes from the same evaluation, into two directory
-# ESPs, judged by check-esp.py, sbverify and pefile.
+# ESPs, judged by check-esp.py, sbverify and pefile, then again for a rollback to generation 2.
 NIXPKGS=${LANZABOOTE_TEST_NIXPKGS:-}
 if [[ -z $NIXPKGS ]]; then
 	echo "SKIP: LANZABOOTE_TEST_NIXPKGS is not set (a nixpkgs tree, e.g. nix-community/nixpkgs.lib)"
@@ -69,7 +69,8 @@ for esp in "$T/esp" "$T/esp2"; do
 	done
 	[[ $(grep -c '^\./EFI/Linux/' "$T/files") == 4 ]] || fail "$esp: expected 4 entries: $(cat "$T/files")"
 	grep -qx 'timeout 0' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: no 'timeout 0'"
-	grep -qx 'default nixos-\*' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: no default"
+	# Switched to generation 3: its entry, not its specialisation's, is the default.
+	grep -qxE "default nixos-generation-3-$b32\*" "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: default"
 	grep -qx 'editor yes' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: editor"
 	grep -qx 'console-mode keep' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: console-mode"
 	grep -qx 'secure-boot-enroll force' "$esp/loader/loader.conf" || fail "$esp/loader/loader.conf: secure-boot-enroll"
@@ -111,5 +112,22 @@ sys.exit(1 if bad else 0)
 PY
 done
 cmp -s <(cd "$T/esp" && find . -type f | sort) "$T/files" || fail "the two ESPs hold different files"
+
+# nixos-rebuild switch --rollback: the hook gets generation 2's toplevel; systemd-boot must boot it
+# although generation 3 is newer. A toplevel that is no generation (the specialisation's) leaves
+# systemd-boot's own choice, nixos-*.
+hook_to() {
+	unshare -m sh -c 'mount --bind "$1/profiles" /nix/var/nix/profiles && exec "$2" "$3"' _ "$T" "$hook" "$1" \
+		>"$T/hook.log" 2>&1 || fail "the install hook failed for $1: $(cat "$T/hook.log")"
+}
+hook_to "${out[1]}"
+for esp in "$T/esp" "$T/esp2"; do
+	grep -qxE "default nixos-generation-2-$b32\*" "$esp/loader/loader.conf" ||
+		fail "rollback: $esp/loader/loader.conf: $(grep default "$esp/loader/loader.conf")"
+	ls "$esp"/EFI/Linux/nixos-generation-3-*.efi >/dev/null || fail "rollback removed generation 3"
+	"$PY" "$NIX_TESTS/../install/check-esp.py" "$esp" || fail "$esp: invariant after rollback"
+done
+hook_to "$(readlink "${out[2]}/specialisation/alt")"
+grep -qx 'default nixos-\*' "$T/esp/loader/loader.conf" || fail "specialisation toplevel: $(grep default "$T/esp/loader/loader.conf")"
 nix-store --delete "${out[@]}" >/dev/null 2>&1 || true
-echo "PASS: module evaluated, hook installed 3 generations into 2 ESPs"
+echo "PASS: module evaluated, hook installed 3 generations into 2 ESPs, rollback default followed"
