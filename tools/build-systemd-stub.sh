@@ -5,6 +5,7 @@
 # major VERSION (e.g. 257) with our series patches/systemd/vVERSION/ applied, and prints two lines:
 #   systemd-boot <path of systemd-bootx64.efi>
 #   stub <path of linuxx64.efi.stub>
+#   ukify <path of ukify.py from the same source, unchanged by the series>
 # --unpatched builds the same source without the series (the no-regression reference); --tests also builds
 # and runs the series' unit tests (and systemd's own test-efi-string) with meson, which needs systemd's
 # userspace libraries and takes much longer the first time.
@@ -101,6 +102,7 @@ stamp=$out/stamp
 print_paths() {
         echo "systemd-boot $out/systemd-bootx64.efi"
         echo "stub $out/linuxx64.efi.stub"
+        echo "ukify $out/src/src/ukify/ukify.py"
 }
 
 if [[ -f $stamp && $(<"$stamp") == "$key" && -f $out/linuxx64.efi.stub && -f $out/systemd-bootx64.efi ]]; then
@@ -114,6 +116,7 @@ rm -rf "$out"
 mkdir -p "$out"
 tree=$out/src
 dpkg-source --no-check -x "$dsc" "$tree" >/dev/null || die "$dsc: dpkg-source -x failed"
+rm -f "$out"/*.orig.tar.* "$out"/*.debian.tar.* # dpkg-source's copies next to the tree
 
 if ((patched)); then
         while read -r p; do

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The sd-stub patch series (patches/systemd/v257) built from Debian's systemd 257 source by
+# tools/build-systemd-stub.sh (cached). Six boots, Secure Boot on, TPM:
+# - lanzatool installs three generations (one with a specialisation) with the patched stub and the patched
+#   systemd-boot; the specialisation entry boots through both (StubInfo, LoaderInfo), and PCR 11 equals
+#   `lanzatool measure` of the entry and systemd-measure's value for the same files plus the stub's .sbat;
+# - the same entry installed with our own stub gives PCR 11 from the very same systemd-measure value, extended
+#   only with our stub's .sbat instead of sd-stub's (the one section in which the two stubs differ);
+# - one changed kernel byte and a truncated initrd are refused with systemd-stub's log line, and systemd-boot
+#   reports the failed entry (the stub returned to the menu);
+# - a UKI made by ukify with the patched stub and one made with the unpatched stub of the same version give
+#   the same PCR 11 (no regression for embedded UKIs).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
+
+vm_prepare
+w=$(vm_workdir sdstub-v257)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+build() { # [--unpatched]: KEY=PATH lines of tools/build-systemd-stub.sh as shell assignments
+	local out
+	out=$("$root/tools/build-systemd-stub.sh" 257 "$@") || vm_fail sdstub-build "tools/build-systemd-stub.sh 257 $* failed"
+	sed -n 's/^\(systemd-boot\|stub\|ukify\) \(.*\)$/\1=\2/p' <<<"$out" | sed 's/^systemd-boot=/sdboot=/'
+}
+eval "$(build)"
+sd_stub=$stub sd_boot=$sdboot sd_ukify=$ukify
+eval "$(build --unpatched)"
+plain_stub=$stub
+[[ -f $sd_stub && -f $sd_boot && -f $plain_stub && -f $sd_ukify ]] || vm_fail sdstub-build "build paths missing"
+cmp -s "$sd_stub" "$plain_stub" && vm_fail sdstub-build "the patched and unpatched stubs are identical"
+
+export LANZATOOL_RELAX_ESP_CHECKS=1
+lzbt_generation "$w" 1
+lzbt_generation "$w" 2 docked
+lzbt_generation "$w" 3
+
+measure() { # ENTRY: lanzatool measure's sha256 PCR 11 (no phases)
+	local out
+	out=$("$LZB_TOOL" -q --bank=sha256 measure --phase= "$1") || return 1
+	[[ $out =~ ^11:sha256=([0-9a-f]{64})$ ]] || { echo "measure printed: $out" >&2; return 1; }
+	echo "${BASH_REMATCH[1]}"
+}
+
+with_sbat() { # PCR STUB: PCR extended with the name and contents of STUB's .sbat (last in the canonical order)
+	objcopy -O binary --only-section=.sbat "$2" "$w/sbat"
+	printf '.sbat\0' >"$w/sbat-name"
+	pcr_extend "$(pcr_extend "$1" "$w/sbat-name")" "$w/sbat"
+}
+
+# ---- generations through the patched systemd-boot and stub ------------------------------------------------
+spec_entry() { ls "$w"/esp/EFI/Linux/nixos-generation-2-specialisation-docked-*.efi; }
+lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" 1 2 3
+lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" --default="$(basename "$(spec_entry)")" 1 2 3
+entry=$(spec_entry)
+objcopy -O binary --only-section=.osrel "$entry" "$w/osrel"
+objcopy -O binary --only-section=.cmdline "$entry" "$w/cmdline"
+# What a UKI embedding these files would give, from systemd-measure (Debian 12's knows no .sbat).
+files_pcr=$(vm_predict_pcr11 --linux="$VM_KERNEL" --osrel="$w/osrel" --cmdline="$w/cmdline" --initrd="$VM_INITRD")
+sd_measure=$(measure "$entry")
+[[ $sd_measure == "$(with_sbat "$files_pcr" "$sd_stub")" ]] ||
+	vm_fail sdstub-gen "lanzatool measure $sd_measure differs from systemd-measure + sd-stub's .sbat"
+vm_make_disk "$w/esp" "$w/disk.img"
+vm_boot sdstub-gen "$w/disk.img" --sb --tpm
+vm_assert_has sdstub-gen '^LZBT CMDLINE .*lzbt.test=gen2( |$)'
+vm_assert_value sdstub-gen 'VAR StubInfo' "$(utf16_hex 'systemd-stub 257.13')"
+vm_assert_value sdstub-gen 'VAR LoaderInfo' "$(utf16_hex 'systemd-boot 257.13')"
+vm_assert_value sdstub-gen 'VAR LoaderEntrySelected' "$(utf16_hex "$(basename "$entry")")"
+vm_assert_value sdstub-gen PCR11 "$sd_measure"
+
+# ---- the same entry with our own stub ------------------------------------------------------------------------
+rm -rf "$w/esp"
+lzbt_install "$w" --systemd-boot="$sd_boot" --default="$(basename "$(spec_entry)")" 1 2 3
+own_measure=$(measure "$(spec_entry)")
+[[ $own_measure == "$(with_sbat "$files_pcr" "$LZB_STUB")" ]] ||
+	vm_fail sdstub-own "lanzatool measure $own_measure differs from systemd-measure + our stub's .sbat"
+vm_make_disk "$w/esp" "$w/disk.img"
+vm_boot sdstub-own "$w/disk.img" --sb --tpm
+vm_assert_has sdstub-own '^LZBT CMDLINE .*lzbt.test=gen2( |$)'
+vm_assert_value sdstub-own PCR11 "$own_measure"
+
+# ---- refusals ------------------------------------------------------------------------------------------------
+rm -rf "$w/esp"
+lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" 1
+refused() { # NAME WHAT MUTATION (run in EFI/nixos of a copy of the ESP)
+	local n=$1
+	rm -rf "$w/esp-$n" && cp -a "$w/esp" "$w/esp-$n"
+	(cd "$w/esp-$n/EFI/nixos" && eval "$3")
+	vm_make_disk "$w/esp-$n" "$w/disk.img"
+	vm_boot "$n" "$w/disk.img" --sb --tpm
+	vm_assert_lacks "$n" '^LZBT MARKER'
+	vm_assert_has "$n" "SHA-256 digest of $2 '.*\\\\EFI\\\\nixos\\\\$2-[^']*' does not match the image"
+	vm_assert_has "$n" 'Failed to execute'
+}
+flip_byte() { # FILE OFFSET: add one to the byte at OFFSET
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+refused sdstub-kernel-byte kernel 'flip_byte kernel-*.efi 4096'
+vm_assert_has sdstub-kernel-byte "expected $(sha256sum "$VM_KERNEL" | cut -c1-64), got "
+refused sdstub-initrd-truncated initrd 'truncate -s -1 initrd-*.efi'
+
+# ---- ukify-built UKIs: patched and unpatched stub of the same version --------------------------------------
+ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
+	local d=$w/$1
+	mkdir -p "$d"
+	python3 "$sd_ukify" build --linux="$VM_KERNEL" --initrd="$VM_INITRD" --os-release=@/etc/os-release \
+		--cmdline="console=ttyS0 panic=-1 quiet lzbt.test=ukify" --uname="$VM_KVER" --stub="$2" \
+		--output="$d/uki.efi" >/dev/null || vm_fail "$1" "ukify failed"
+	vm_esp_systemd_boot "$d/esp" 'timeout 0'
+	vm_sign "$sd_boot" "$d/esp/EFI/BOOT/BOOTX64.EFI"
+	vm_sign "$d/uki.efi" "$d/esp/EFI/Linux/uki.efi"
+	vm_make_disk "$d/esp" "$w/disk.img"
+	vm_boot "$1" "$w/disk.img" --sb --tpm
+	vm_assert_has "$1" '^LZBT CMDLINE .*lzbt.test=ukify( |$)'
+	vm_assert_value "$1" 'VAR StubPcrKernelImage' "$(utf16_hex 11)"
+}
+ukify_boot sdstub-ukify-patched "$sd_stub"
+ukify_boot sdstub-ukify-unpatched "$plain_stub"
+patched_pcr=$(vm_log_value sdstub-ukify-patched PCR11)
+plain_pcr=$(vm_log_value sdstub-ukify-unpatched PCR11)
+[[ $patched_pcr == "$plain_pcr" ]] ||
+	vm_fail sdstub-ukify-patched "PCR 11 with the patched stub $patched_pcr, with the unpatched $plain_pcr"
+echo "PCR 11: generation 2 (docked) $sd_measure with sd-stub, $own_measure with ours; ukify UKI $patched_pcr"
