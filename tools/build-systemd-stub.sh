@@ -19,7 +19,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RECIPE=1
-# Debian's python3 with its python3-pyelftools and python3-jinja2, not one that happens to be first in PATH.
+# Debian's python3 with its python3-pyelftools and python3-jinja2, not one that happens to be first in PATH
+# (ukify.py, printed below, also wants Debian's /usr/bin/python3 for python3-pefile).
 export PATH=/usr/bin:/bin:$PATH
 
 usage() {

@@ -37,7 +37,7 @@ lzbt_generation "$w" 3
 
 measure() { # ENTRY: lanzatool measure's sha256 PCR 11 (no phases)
 	local out
-	out=$("$LZB_TOOL" -q --bank=sha256 measure --phase= "$1") || return 1
+	out=$("$LZB_TOOL" -q --esp-path="$w/esp" --bank=sha256 measure --phase= "$1") || return 1
 	[[ $out =~ ^11:sha256=([0-9a-f]{64})$ ]] || { echo "measure printed: $out" >&2; return 1; }
 	echo "${BASH_REMATCH[1]}"
 }
@@ -50,8 +50,8 @@ with_sbat() { # PCR STUB: PCR extended with the name and contents of STUB's .sba
 
 # ---- generations through the patched systemd-boot and stub ------------------------------------------------
 spec_entry() { ls "$w"/esp/EFI/Linux/nixos-generation-2-specialisation-docked-*.efi; }
-lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" 1 2 3
-lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" --default="$(basename "$(spec_entry)")" 1 2 3
+spec_default=--default='nixos-generation-2-specialisation-docked-*'
+lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" "$spec_default" 1 2 3
 entry=$(spec_entry)
 objcopy -O binary --only-section=.osrel "$entry" "$w/osrel"
 objcopy -O binary --only-section=.cmdline "$entry" "$w/cmdline"
@@ -70,7 +70,7 @@ vm_assert_value sdstub-gen PCR11 "$sd_measure"
 
 # ---- the same entry with our own stub ------------------------------------------------------------------------
 rm -rf "$w/esp"
-lzbt_install "$w" --systemd-boot="$sd_boot" --default="$(basename "$(spec_entry)")" 1 2 3
+lzbt_install "$w" --systemd-boot="$sd_boot" "$spec_default" 1 2 3
 own_measure=$(measure "$(spec_entry)")
 [[ $own_measure == "$(with_sbat "$files_pcr" "$LZB_STUB")" ]] ||
 	vm_fail sdstub-own "lanzatool measure $own_measure differs from systemd-measure + our stub's .sbat"
@@ -105,7 +105,7 @@ refused sdstub-initrd-truncated initrd 'truncate -s -1 initrd-*.efi'
 ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
 	local d=$w/$1
 	mkdir -p "$d"
-	python3 "$sd_ukify" build --linux="$VM_KERNEL" --initrd="$VM_INITRD" --os-release=@/etc/os-release \
+	/usr/bin/python3 "$sd_ukify" build --linux="$VM_KERNEL" --initrd="$VM_INITRD" --os-release=@/etc/os-release \
 		--cmdline="console=ttyS0 panic=-1 quiet lzbt.test=ukify" --uname="$VM_KVER" --stub="$2" \
 		--output="$d/uki.efi" >/dev/null || vm_fail "$1" "ukify failed"
 	vm_esp_systemd_boot "$d/esp" 'timeout 0'
