@@ -97,7 +97,7 @@ key=$({
                 grep -v '^#' "$series_dir/series" | while read -r p; do [[ -z $p ]] || sha256sum <"$series_dir/$p"; done
         fi
 } | sha256sum | cut -c1-16)
-out=$CACHE/$(basename "$dsc" .dsc)-$([[ $patched == 1 ]] && echo patched || echo unpatched)
+out=$CACHE/$(basename "$dsc" .dsc)-$([[ $patched == 1 ]] && echo patched || echo unpatched)$([[ $tests == 0 ]] || echo -tests)
 stamp=$out/stamp
 
 print_paths() {
@@ -145,17 +145,21 @@ nice ninja -C "$build" "${targets[@]}" >"$out/ninja.log" 2>&1 || {
 cp "$build/src/boot/systemd-bootx64.efi" "$build/src/boot/linuxx64.efi.stub" "$out/"
 
 if ((tests)); then
+        # systemd's own test of the EFI string functions, and every test the series adds to src/boot.
         test_names=(test-efi-string)
         if ((patched)); then
                 mapfile -t -O 1 test_names < <(grep -ho "files('test-[a-z0-9-]*\.c')" "$tree/src/boot/meson.build" |
                         sed "s/files('\(.*\)\.c')/\1/" | grep -vx -e test-efi-string -e test-bcd)
         fi
-        nice ninja -C "$build" "${test_names[@]/#/src/boot/}" >>"$out/ninja.log" 2>&1 || {
+        nice ninja -C "$build" "${test_names[@]}" >>"$out/ninja.log" 2>&1 || {
                 tail -n 40 "$out/ninja.log" >&2
                 die "building the unit tests failed; see $out/ninja.log"
         }
-        meson test -C "$build" --no-rebuild --print-errorlogs "${test_names[@]}" >&2 ||
+        meson test -C "$build" --no-rebuild --print-errorlogs "${test_names[@]}" >"$out/unit-tests.log" 2>&1 || {
+                cat "$out/unit-tests.log" >&2
                 die "unit tests failed: ${test_names[*]}"
+        }
+        say "unit tests: $(grep -E '^(Ok|Fail):' "$out/unit-tests.log" | tr -s ' \n' ' ')"
 fi
 
 say "built $(basename "$out") in ${SECONDS}s"

@@ -15,6 +15,9 @@ LANZABOOTE_PACKAGES=(
         fwupd-amd64-signed softhsm2 libengine-pkcs11-openssl
         # the NixOS module's tests: nix-instantiate, nix-build
         nix-bin
+        # the sd-stub patch series: building systemd-boot and sd-stub from Debian's systemd source
+        # (tools/build-systemd-stub.sh): dpkg-source, patch, and what systemd's meson setup requires
+        dpkg-dev patch gettext gperf libcap-dev libmount-dev python3-jinja2 python3-pyelftools
 )
 
 deps_missing() {

@@ -23,7 +23,7 @@ build() { # [--unpatched]: KEY=PATH lines of tools/build-systemd-stub.sh as shel
 	out=$("$root/tools/build-systemd-stub.sh" 257 "$@") || vm_fail sdstub-build "tools/build-systemd-stub.sh 257 $* failed"
 	sed -n 's/^\(systemd-boot\|stub\|ukify\) \(.*\)$/\1=\2/p' <<<"$out" | sed 's/^systemd-boot=/sdboot=/'
 }
-eval "$(build)"
+eval "$(build --tests)"
 sd_stub=$stub sd_boot=$sdboot sd_ukify=$ukify
 eval "$(build --unpatched)"
 plain_stub=$stub
