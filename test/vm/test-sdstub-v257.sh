@@ -48,36 +48,35 @@ with_sbat() { # PCR STUB: PCR extended with the name and contents of STUB's .sba
 	pcr_extend "$(pcr_extend "$1" "$w/sbat-name")" "$w/sbat"
 }
 
-# ---- generations through the patched systemd-boot and stub ------------------------------------------------
+# ---- generations through the patched systemd-boot, with the patched stub and with ours ----------------------
 spec_entry() { ls "$w"/esp/EFI/Linux/nixos-generation-2-specialisation-docked-*.efi; }
-spec_default=--default='nixos-generation-2-specialisation-docked-*'
-lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" "$spec_default" 1 2 3
-entry=$(spec_entry)
-objcopy -O binary --only-section=.osrel "$entry" "$w/osrel"
-objcopy -O binary --only-section=.cmdline "$entry" "$w/cmdline"
-# What a UKI embedding these files would give, from systemd-measure (Debian 12's knows no .sbat).
+# NAME STUB: install generations 1-3 with STUB, the specialisation of 2 the default; check lanzatool measure
+# against systemd-measure's value for the files extended with STUB's .sbat, boot, and check PCR 11 against it.
+entry_boot() {
+	local pcr
+	rm -rf "$w/esp"
+	lzbt_install "$w" --stub="$2" --systemd-boot="$sd_boot" --default='nixos-generation-2-specialisation-docked-*' 1 2 3
+	pcr=$(measure "$(spec_entry)")
+	[[ $pcr == "$(with_sbat "$files_pcr" "$2")" ]] ||
+		vm_fail "$1" "lanzatool measure $pcr differs from systemd-measure + the .sbat of $2"
+	vm_make_disk "$w/esp" "$w/disk.img"
+	vm_boot "$1" "$w/disk.img" --sb --tpm
+	vm_assert_has "$1" '^LZBT CMDLINE .*lzbt.test=gen2( |$)'
+	vm_assert_value "$1" 'VAR LoaderInfo' "$(utf16_hex 'systemd-boot 257.13')"
+	vm_assert_value "$1" 'VAR LoaderEntrySelected' "$(utf16_hex "$(basename "$(spec_entry)")")"
+	vm_assert_value "$1" PCR11 "$pcr"
+}
+# What a UKI embedding these files would give, from systemd-measure (Debian 12's knows no .sbat); the
+# generation's os-release and command line do not depend on the stub.
+lzbt_install "$w" --stub="$sd_stub" 1 2 3
+objcopy -O binary --only-section=.osrel "$(spec_entry)" "$w/osrel"
+objcopy -O binary --only-section=.cmdline "$(spec_entry)" "$w/cmdline"
 files_pcr=$(vm_predict_pcr11 --linux="$VM_KERNEL" --osrel="$w/osrel" --cmdline="$w/cmdline" --initrd="$VM_INITRD")
-sd_measure=$(measure "$entry")
-[[ $sd_measure == "$(with_sbat "$files_pcr" "$sd_stub")" ]] ||
-	vm_fail sdstub-gen "lanzatool measure $sd_measure differs from systemd-measure + sd-stub's .sbat"
-vm_make_disk "$w/esp" "$w/disk.img"
-vm_boot sdstub-gen "$w/disk.img" --sb --tpm
-vm_assert_has sdstub-gen '^LZBT CMDLINE .*lzbt.test=gen2( |$)'
-vm_assert_value sdstub-gen 'VAR StubInfo' "$(utf16_hex 'systemd-stub 257.13')"
-vm_assert_value sdstub-gen 'VAR LoaderInfo' "$(utf16_hex 'systemd-boot 257.13')"
-vm_assert_value sdstub-gen 'VAR LoaderEntrySelected' "$(utf16_hex "$(basename "$entry")")"
-vm_assert_value sdstub-gen PCR11 "$sd_measure"
 
-# ---- the same entry with our own stub ------------------------------------------------------------------------
-rm -rf "$w/esp"
-lzbt_install "$w" --systemd-boot="$sd_boot" "$spec_default" 1 2 3
-own_measure=$(measure "$(spec_entry)")
-[[ $own_measure == "$(with_sbat "$files_pcr" "$LZB_STUB")" ]] ||
-	vm_fail sdstub-own "lanzatool measure $own_measure differs from systemd-measure + our stub's .sbat"
-vm_make_disk "$w/esp" "$w/disk.img"
-vm_boot sdstub-own "$w/disk.img" --sb --tpm
-vm_assert_has sdstub-own '^LZBT CMDLINE .*lzbt.test=gen2( |$)'
-vm_assert_value sdstub-own PCR11 "$own_measure"
+entry_boot sdstub-gen "$sd_stub"
+vm_assert_value sdstub-gen 'VAR StubInfo' "$(utf16_hex 'systemd-stub 257.13')"
+entry_boot sdstub-own "$LZB_STUB"
+sd_measure=$(vm_log_value sdstub-gen PCR11) own_measure=$(vm_log_value sdstub-own PCR11)
 
 # ---- refusals ------------------------------------------------------------------------------------------------
 rm -rf "$w/esp"
