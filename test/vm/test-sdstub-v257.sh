@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The sd-stub patch series (patches/systemd/v257) built from Debian's systemd 257 source by
-# tools/build-systemd-stub.sh (cached). Six boots, Secure Boot on, TPM:
+# tools/build-systemd-stub.sh --tests (cached; the series applies with zero fuzz, builds with -Dwerror=true,
+# and its unit tests and systemd's test-efi-string pass), and the same source unpatched. Six boots, Secure
+# Boot on, TPM:
 # - lanzatool installs three generations (one with a specialisation) with the patched stub and the patched
 #   systemd-boot; the specialisation entry boots through both (StubInfo, LoaderInfo), and PCR 11 equals
 #   `lanzatool measure` of the entry and systemd-measure's value for the same files plus the stub's .sbat;
