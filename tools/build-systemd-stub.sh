@@ -14,10 +14,11 @@
 # source of that major version that the archive really serves); nothing system-wide changes. Every patch
 # must apply with patch --fuzz=0 and without offsets, otherwise the build stops. The result is cached under
 # $LANZABOOTE_TEST_CACHE/systemd-stub, keyed by the source package's .dsc, the series' content, the options
-# and this script; a failed build is never recorded as done.
+# and RECIPE below; a failed build is never recorded as done.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Bump when a change to this script changes what it builds (the cache key covers the source and the series).
 RECIPE=1
 # Debian's python3 with its python3-pyelftools and python3-jinja2, not one that happens to be first in PATH
 # (ukify.py, printed below, also wants Debian's /usr/bin/python3 for python3-pefile).
@@ -91,7 +92,6 @@ done < <(apt-cache "${apt_opts[@]}" showsrc systemd 2>/dev/null | sed -n 's/^Ver
 key=$({
         echo "$RECIPE $patched $tests"
         sha256sum <"$dsc"
-        sha256sum <"${BASH_SOURCE[0]}"
         if ((patched)); then
                 sha256sum <"$series_dir/series"
                 grep -v '^#' "$series_dir/series" | while read -r p; do [[ -z $p ]] || sha256sum <"$series_dir/$p"; done
@@ -132,8 +132,10 @@ if ((patched)); then
 fi
 
 build=$out/build
+meson_tests=false
+((tests)) && meson_tests=true
 meson_opts=(-Dmode=release -Dbootloader=enabled -Defi=true -Dwerror=true -Dman=disabled -Dhtml=disabled
-        -Dtests=$([[ $tests == 1 ]] && echo true || echo false) -Dsbat-distro=debian
+        -Dtests="$meson_tests" -Dsbat-distro=debian
         -Dsbat-distro-version="$(sed -n 's/^Version: //p' "$dsc")" -Dsbat-distro-url=https://bugs.debian.org/)
 nice meson setup "$build" "$tree" "${meson_opts[@]}" >"$out/meson-setup.log" 2>&1 ||
         die "meson setup failed; see $out/meson-setup.log"

@@ -20,15 +20,11 @@ vm_prepare
 w=$(vm_workdir sdstub-v257)
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-build() { # [--unpatched]: KEY=PATH lines of tools/build-systemd-stub.sh as shell assignments
-	local out
-	out=$("$root/tools/build-systemd-stub.sh" 257 "$@") || vm_fail sdstub-build "tools/build-systemd-stub.sh 257 $* failed"
-	sed -n 's/^\(systemd-boot\|stub\|ukify\) \(.*\)$/\1=\2/p' <<<"$out" | sed 's/^systemd-boot=/sdboot=/'
+built() { # WHAT OPTION...: the path of WHAT (systemd-boot, stub, ukify) from tools/build-systemd-stub.sh 257
+	"$root/tools/build-systemd-stub.sh" 257 "${@:2}" | sed -n "s/^$1 //p"
 }
-eval "$(build --tests)"
-sd_stub=$stub sd_boot=$sdboot sd_ukify=$ukify
-eval "$(build --unpatched)"
-plain_stub=$stub
+sd_stub=$(built stub --tests) sd_boot=$(built systemd-boot --tests) sd_ukify=$(built ukify --tests)
+plain_stub=$(built stub --unpatched)
 [[ -f $sd_stub && -f $sd_boot && -f $plain_stub && -f $sd_ukify ]] || vm_fail sdstub-build "build paths missing"
 cmp -s "$sd_stub" "$plain_stub" && vm_fail sdstub-build "the patched and unpatched stubs are identical"
 
@@ -96,7 +92,7 @@ refused() { # NAME WHAT MUTATION (run in EFI/nixos of a copy of the ESP)
 flip_byte() { # FILE OFFSET: add one to the byte at OFFSET
 	local b
 	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+	printf '%b' "\\0$(printf %03o $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 refused sdstub-kernel-byte kernel 'flip_byte kernel-*.efi 4096'
 vm_assert_has sdstub-kernel-byte "expected $(sha256sum "$VM_KERNEL" | cut -c1-64), got "
