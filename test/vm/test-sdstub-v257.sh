@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The sd-stub patch series (patches/systemd/v257) built from Debian's systemd 257 source by
-# tools/build-systemd-stub.sh --tests (cached; the series applies with zero fuzz, builds with -Dwerror=true,
-# and its unit tests and systemd's test-efi-string pass), and the same source unpatched. Six boots, Secure
-# Boot on, TPM:
+# tools/build-systemd-stub.sh (cached; the unit tests are test-sdstub-v257-build.sh), and the same source
+# unpatched. Six boots, Secure Boot on, TPM:
 # - lanzatool installs three generations (one with a specialisation) with the patched stub and the patched
 #   systemd-boot; the specialisation entry boots through both (StubInfo, LoaderInfo), and PCR 11 equals
 #   `lanzatool measure` of the entry and systemd-measure's value for the same files plus the stub's .sbat;
@@ -23,7 +22,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 built() { # WHAT OPTION...: the path of WHAT (systemd-boot, stub, ukify) from tools/build-systemd-stub.sh 257
 	"$root/tools/build-systemd-stub.sh" 257 "${@:2}" | sed -n "s/^$1 //p"
 }
-sd_stub=$(built stub --tests) sd_boot=$(built systemd-boot --tests) sd_ukify=$(built ukify --tests)
+sd_stub=$(built stub) sd_boot=$(built systemd-boot) sd_ukify=$(built ukify)
 plain_stub=$(built stub --unpatched)
 [[ -f $sd_stub && -f $sd_boot && -f $plain_stub && -f $sd_ukify ]] || vm_fail sdstub-build "build paths missing"
 cmp -s "$sd_stub" "$plain_stub" && vm_fail sdstub-build "the patched and unpatched stubs are identical"
