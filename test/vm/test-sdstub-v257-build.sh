@@ -9,11 +9,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$("$root/tools/build-systemd-stub.sh" 257 --tests) || { echo "FAIL: tools/build-systemd-stub.sh 257 --tests" >&2; exit 1; }
-for what in systemd-boot stub ukify; do
+for what in systemd-boot ukify stub; do
 	path=$(sed -n "s/^$what //p" <<<"$out")
 	[[ -f $path ]] || { echo "FAIL: tools/build-systemd-stub.sh printed no $what" >&2; exit 1; }
 done
-log=$(dirname "$path")/../unit-tests.log
+log=$(dirname "$path")/unit-tests.log # next to the stub, the last path checked
 # meson's summary pads the counts with spaces
 if ! grep -Eq '^Ok: *2 *$' "$log" || ! grep -Eq '^Fail: *0 *$' "$log"; then
 	echo "FAIL: unit tests: $(grep -E '^(Ok|Fail):' "$log" | tr -s ' \n' ' ')" >&2
