@@ -18,6 +18,7 @@
 #include "gc.h"
 #include "generation.h"
 #include "lanzatool.h"
+#include "leftovers.h"
 #include "log.h"
 #include "pcrsig.h"
 #include "plan.h"
@@ -500,6 +501,7 @@ static int write_stubs(struct install *c)
                         continue;
                 progress("writing", e->file_name);
                 r = write_file_atomic_at(fd, e->file_name, e->stub, e->stub_size);
+                /* write_file_atomic_at returned after the device flush that made file_name durable. */
                 if (r >= 0 && e->replaces)
                         r = unlink_at(fd, e->replaces);
                 if (r < 0)
@@ -643,11 +645,14 @@ static int install_run(struct install *c, int argc, char *argv[])
                 return r;
         if (arg.dry_run) {
                 print_plan(c);
-                return collect_garbage(c);
+                r = leftovers_handle(c->esp.fd, c->esp.path, true);
+                return r < 0 ? r : collect_garbage(c);
         }
 
         /* The order keeps every entry bootable at every instant: payloads, then the stubs that
-         * point at them, then the boot loader, then a sync, and only then removal. */
+         * point at them, then the boot loader, then a device flush, and only then removal. Each
+         * file is written by the protocol in fs-util.c (commit_tmp_at), which is what makes this
+         * hold after a power loss on FAT too; directories are made durable as they are created. */
         r = write_payloads(c);
         if (r >= 0)
                 r = write_stubs(c);
@@ -657,8 +662,10 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (r >= 0)
                 r = systemd_boot_install(c->esp.fd, &c->sdboot);
         progress_end();
-        if (r >= 0 && (r = syncfs_fd(c->esp.fd)) < 0)
+        if (r >= 0 && (r = flush_fs(c->esp.fd)) < 0)
                 log_error("%s: sync failed: %s", c->esp.path, strerror(-r));
+        if (r >= 0)
+                r = leftovers_handle(c->esp.fd, c->esp.path, false);
         if (r >= 0)
                 r = collect_garbage(c);
         if (r < 0)
