@@ -487,14 +487,36 @@ static int write_payloads(struct install *c)
         return 0;
 }
 
+/* Newest generation first, its own entry before its specialisations, then plan order. */
+static int write_order_compare(const void *a, const void *b)
+{
+        const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+
+        if (x->generation != y->generation)
+                return x->generation > y->generation ? -1 : 1;
+        if (!x->specialisation != !y->specialisation)
+                return x->specialisation ? 1 : -1;
+        return x < y ? -1 : x > y;
+}
+
+/* The stubs go in write_order_compare()'s order: systemd-boot's default ("nixos-*": the highest
+ * entry) moves from the previous default to the new one with the first stub written and stays
+ * there, so a power cut at any instant boots one of the two, never an entry in between. */
 static int write_stubs(struct install *c)
 {
         _cleanup_close_ int fd = open_dir(c->esp.fd, ESP_LINUX_DIR);
+        _cleanup_free_ const struct entry **order = NULL;
 
         if (fd < 0)
                 return log_error_errno(fd, "%s/" ESP_LINUX_DIR ": %s", c->esp.path, strerror(-fd));
+        order = calloc(c->plan.n_entries ?: 1, sizeof(*order));
+        if (!order)
+                return log_error_errno(-ENOMEM, "out of memory");
+        for (size_t i = 0; i < c->plan.n_entries; i++)
+                order[i] = &c->plan.entries[i];
+        qsort(order, c->plan.n_entries, sizeof(*order), write_order_compare);
         for (size_t i = 0; i < c->plan.n_entries; i++) {
-                const struct entry *e = &c->plan.entries[i];
+                const struct entry *e = order[i];
                 int r;
 
                 if (e->present)
