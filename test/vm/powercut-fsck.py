@@ -19,6 +19,8 @@ TOP_LEVEL_OK = [
     r"Leaving filesystem unchanged\.",
     r"There are differences between boot sector and its backup\.",
     r"This is mostly harmless\.",
+    r"\s+\d+:[0-9a-f]{2}/[0-9a-f]{2}$",  # a byte differing between the boot sector and its backup
+    r"\s+Not automatically fixing this\.",
     r".*: \d+ files?, \d+/\d+ clusters",
 ]
 TEMP = ".lzbt-"

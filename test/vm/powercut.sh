@@ -21,6 +21,7 @@
 PC_SCENARIOS=(new stub sdboot)
 PC_OTHER_SUITE=trixie
 PC_INSTALL_TIMEOUT=600
+PC_PREP_VERSION=1
 PC_PY=/usr/bin/python3 # Debian's, with python3-pefile
 
 # ---- preparation ----------------------------------------------------------------
@@ -218,9 +219,10 @@ pc_prepare() {
 	_vm_step guest-modules "$VM_CACHE/guest-modules/vfat.ko" "1 $kpkg ${ROTATE_MODULES[*]}" \
 		_rotate_build_modules "$kpkg" >&2
 	_vm_step sdboot-other "$VM_CACHE/sdboot-other/systemd-bootx64.efi" "1 $PC_OTHER_SUITE" _pc_fetch_sdboot >&2
-	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key 1 "$LZB_TOOL" "$LZB_STUB" "$VM_SDBOOT" \
+	# Bump PC_PREP_VERSION when _pc_prepare or the guest script changes.
+	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key "$PC_PREP_VERSION" "$LZB_TOOL" "$LZB_STUB" "$VM_SDBOOT" \
 		"$VM_CACHE/sdboot-other/systemd-bootx64.efi" "$VM_KERNEL" "$VM_INITRD" "$VM_CACHE"/guest-modules/*.ko \
-		"${BASH_SOURCE[0]}" "$VM_DIR/../lib/bootspec.sh" "$VM_DIR/initrd-init")" _pc_prepare "$prep" >&2
+		"$VM_DIR/../lib/bootspec.sh" "$VM_DIR/initrd-init")" _pc_prepare "$prep" >&2
 	echo "$prep"
 }
 
@@ -263,7 +265,14 @@ pc_cut() {
 			problems+=("$f: version '$v' is neither the old nor the new one")
 		fi
 	done
-	# 5. Secure Boot + TPM boot of the cut image: the previous or the new default entry.
+	# 5. loader.conf: the old or the new one.
+	for f in from to; do
+		MTOOLS_SKIP_CHECK=1 mcopy -n -i "$w/$f-$s.img@@1M" ::/loader/loader.conf "$c/loader.conf.$f"
+	done
+	if ! cmp -s "$out/loader/loader.conf" "$c/loader.conf.from" && ! cmp -s "$out/loader/loader.conf" "$c/loader.conf.to"; then
+		problems+=("loader/loader.conf: neither the old nor the new one")
+	fi
+	# 6. Secure Boot + TPM boot of the cut image: the previous or the new default entry.
 	name=powercut-$s-$n
 	vm_boot "$name" "$img" --sb --tpm --timeout 180 || true
 	want_prev=$(utf16_hex "$(<"$w/$s.previous")") want_new=$(utf16_hex "$(<"$w/$s.new")")
