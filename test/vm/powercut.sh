@@ -277,7 +277,9 @@ pc_cut() {
 	vm_boot "$name" "$img" --sb --tpm --timeout 180 || true
 	want_prev=$(utf16_hex "$(<"$w/$s.previous")") want_new=$(utf16_hex "$(<"$w/$s.new")")
 	sel=$(vm_log_value "$name" 'VAR LoaderEntrySelected' 2>/dev/null || true)
-	if ! vm_log_has "$name" '^LZBT DONE' || ! vm_log_has "$name" '^LZBT CMDLINE .*lzbt\.test=gen[0-9]' ||
+	# The entry booted what its name says: the command line of that generation.
+	v=$(vm_utf16_hex_to_text "$sel" | sed -n 's/^nixos-generation-\([0-9]*\)-.*/\1/p')
+	if ! vm_log_has "$name" '^LZBT DONE' || [[ -z $v ]] || ! vm_log_has "$name" "^LZBT CMDLINE .*lzbt\\.test=gen$v( |\$)" ||
 		[[ $sel != "$want_prev" && $sel != "$want_new" ]]; then
 		bootable=0
 	fi
