@@ -114,30 +114,36 @@ EOF
 	chmod 0755 "$root/lzbt-script"
 }
 
+_pc_wait_line() { # LOG ERE PID: wait until LOG has a line matching ERE (0), or PID exits or time is up (1)
+	local i
+	for ((i = 0; i < PC_INSTALL_TIMEOUT * 50; i++)); do
+		grep -aqE "$2" "$1" && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.02
+	done
+	grep -aqE "$2" "$1"
+}
+
 # DIR SCENARIO DISK [CUT_DELAY_S ENDED]: boots the installer guest (DIR/guest-initrd) on DISK; without
 # CUT_DELAY_S it runs to the end and prints the install's duration (s); with it, QEMU is killed that
 # long after the marker, and if the install ended before, its duration is written to ENDED.
+# QEMU runs without a wrapper: the power cut is a SIGKILL to QEMU's own PID.
 pc_guest_run() {
-	local w=$1 mode=$2 disk=$3 delay=${4:-} ended=${5:-} log=$VM_LOGDIR/powercut-guest.log qpid i t0 t1 rc=0
-	timeout -k 5 "$PC_INSTALL_TIMEOUT" qemu-system-x86_64 -machine q35,accel=tcg -m 1024 -nographic -no-reboot \
-		-nic none -kernel "$VM_KERNEL" -initrd "$w/guest-initrd" \
+	local w=$1 mode=$2 disk=$3 delay=${4:-} ended=${5:-} log=$VM_LOGDIR/powercut-guest.log qpid t0 t1 i rc=0
+	qemu-system-x86_64 -machine q35,accel=tcg -m 1024 -nographic -no-reboot -nic none \
+		-kernel "$VM_KERNEL" -initrd "$w/guest-initrd" \
 		-append "console=ttyS0 panic=-1 quiet lzbt.script=1 lzbt.pc=$mode" \
 		-drive "file=$disk,format=raw,if=virtio" </dev/null >"$log" 2>&1 &
 	qpid=$!
-	for ((i = 0; i < PC_INSTALL_TIMEOUT * 50; i++)); do
-		grep -aq '^LZBT POWERCUT START' "$log" && break
-		kill -0 "$qpid" 2>/dev/null || break
-		sleep 0.02
-	done
-	t0=$EPOCHREALTIME
-	if ! grep -aq '^LZBT POWERCUT START' "$log"; then
+	if ! _pc_wait_line "$log" '^LZBT POWERCUT START' "$qpid"; then
 		kill -9 "$qpid" 2>/dev/null || true
 		wait "$qpid" 2>/dev/null || true
 		_vm_say "installer guest ($mode) did not start the install, see $log"
 		return 1
 	fi
+	t0=$EPOCHREALTIME
 	if [[ -n $delay ]]; then
-		# Until the instant of the cut; if the install ends first, its duration goes to DIR/ended.
+		# Until the instant of the cut; if the install ends first, its duration goes to ENDED.
 		rm -f "$ended"
 		while t1=$EPOCHREALTIME && awk -v a="$t0" -v b="$t1" -v d="$delay" 'BEGIN { exit !(b - a < d) }'; do
 			if [[ ! -e $ended ]] && grep -aq '^LZBT POWERCUT END' "$log"; then
@@ -149,13 +155,15 @@ pc_guest_run() {
 		wait "$qpid" 2>/dev/null || true
 		return 0
 	fi
-	for ((i = 0; i < PC_INSTALL_TIMEOUT * 50; i++)); do
-		grep -aq '^LZBT POWERCUT END' "$log" && break
-		kill -0 "$qpid" 2>/dev/null || break
-		sleep 0.02
-	done
+	_pc_wait_line "$log" '^LZBT POWERCUT END' "$qpid" || true
 	t1=$EPOCHREALTIME
-	wait "$qpid" || rc=$?
+	_pc_wait_line "$log" '^LZBT DONE' "$qpid" || true
+	for ((i = 0; i < 300; i++)); do # the guest powers off after DONE
+		kill -0 "$qpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$qpid" 2>/dev/null || true
+	wait "$qpid" 2>/dev/null || rc=$?
 	if ! grep -aq '^LZBT POWERCUT END rc=0' "$log" || ! grep -aq '^LZBT DONE' "$log"; then
 		_vm_say "installer guest ($mode) failed (QEMU exit $rc), see $log"
 		tr -d '\r' <"$log" | tail -n 20 >&2
