@@ -139,6 +139,7 @@ pc_guest_run() {
 		kill -9 "$qpid" 2>/dev/null || true
 		wait "$qpid" 2>/dev/null || true
 		_vm_say "installer guest ($mode) did not start the install, see $log"
+		tr -d '\r' <"$log" | tail -n 5 >&2
 		return 1
 	fi
 	t0=$EPOCHREALTIME
@@ -240,13 +241,18 @@ pc_prepare() {
 # judges the image. Prints one line; returns 0 (sound), 1 (a checker failed), 2 (it does not boot),
 # 3 (both).
 pc_cut() {
-	local w=$1 c=$2/cut s=$3 n=$4 delay=$5 img out problems=() bootable=1 name v sel want_prev want_new f
+	local w=$1 c=$2/cut s=$3 n=$4 delay=$5 img out problems=() bootable=1 name v sel want_prev want_new f rc
 	rm -rf "$c" "$2/ended"
 	mkdir -p "$c/esp"
 	img=$c/disk.img out=$c/esp
 	cp "$w/from-$s.img" "$img"
-	pc_guest_run "$w" "$s" "$img" "$delay" "$2/ended" || return 1
+	rc=0
+	pc_guest_run "$w" "$s" "$img" "$delay" "$2/ended" || rc=$?
 	cp "$VM_LOGDIR/powercut-guest.log" "$VM_LOGDIR/powercut-$s-$n.guest.log"
+	if ((rc)); then # counted as a checker failure: nothing was judged
+		echo "cut $s #$n: CHECKER FAILURE: the installer guest failed, see $VM_LOGDIR/powercut-$s-$n.guest.log"
+		return 1
+	fi
 	pc_esp_image "$img" "$c/esp.img"
 	# 1. fsck.fat, read-only; judged by powercut-fsck.py (what a power cut may leave, what it must not).
 	fsck.fat -n "$c/esp.img" >"$c/fsck.out" 2>&1 || true
