@@ -20,5 +20,6 @@ source "$ROOT/test/vm/stub.sh"
 source "$ROOT/test/vm/rotate.sh"
 source "$ROOT/test/vm/powercut.sh"
 vm_prepare
-prep=$(pc_prepare)
-pc_run "$prep" "$(vm_workdir powercut)" "$cuts" "$seed"
+pc_prepare
+work=$(vm_workdir powercut)
+pc_run "$PC_PREP" "$work" "$cuts" "$seed"

@@ -236,7 +236,8 @@ _pc_prepare() {
 	rm -f "$w/esp.img"
 }
 
-# pc_prepare: prints the directory _pc_prepare filled; kept in the cache while its inputs are the same.
+# pc_prepare: sets PC_PREP to the directory _pc_prepare filled, kept in the cache while its inputs are
+# the same. Not in a command substitution: _vm_step needs set -e in effect.
 pc_prepare() {
 	local kpkg prep=$VM_CACHE/powercut-prep
 	kpkg=$(_vm_kernel_pkg)
@@ -247,7 +248,7 @@ pc_prepare() {
 	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key "$PC_PREP_VERSION" "$LZB_TOOL" "$LZB_STUB" "$VM_SDBOOT" \
 		"$VM_CACHE/sdboot-other/systemd-bootx64.efi" "$VM_KERNEL" "$VM_INITRD" "$VM_CACHE"/guest-modules/*.ko \
 		"$VM_DIR/../lib/bootspec.sh" "$VM_DIR/initrd-init")" _pc_prepare "$prep" >&2
-	echo "$prep"
+	PC_PREP=$prep
 }
 
 # ---- one cut ----------------------------------------------------------------------
