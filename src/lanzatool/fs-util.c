@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,34 +92,76 @@ static int write_all(int fd, const void *data, size_t size)
         return 0;
 }
 
-/* Opens a fresh temporary file next to name; ret_tmp receives its name. */
+/* Opens a fresh temporary file next to name; ret_tmp receives its name. The name is random, so a
+ * leftover of an interrupted run is never reused and never has to be deleted first (on FAT,
+ * deleting it can be unsafe: see leftovers.c). */
 static int open_tmp_at(int dir_fd, const char *name, char ret_tmp[NAME_MAX + 1])
 {
+        uint32_t nonce;
         int fd;
 
-        if ((size_t)snprintf(ret_tmp, NAME_MAX + 1, TMP_PREFIX "%s.tmp", name) > NAME_MAX)
+        if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce))
+                return -errno;
+        if ((size_t)snprintf(ret_tmp, NAME_MAX + 1, TMP_PREFIX "%08" PRIx32 "-%s", nonce, name) > NAME_MAX)
                 return -ENAMETOOLONG;
         crash_point();
-        (void)unlinkat(dir_fd, ret_tmp, 0); /* a leftover of an earlier crash */
         fd = openat(dir_fd, ret_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
         return fd < 0 ? -errno : fd;
 }
 
-/* fsync, rename over name, fsync the directory; the temporary file is removed on failure. */
+/* Puts the complete, unnamed-yet content of fd (written to the temporary tmp) under name, so that
+ * after a power loss at any instant name is either absent, the old file, the new file, or (only
+ * when name is new) an empty file; never a name pointing at freed or foreign clusters. The
+ * argument, step by step, against Linux vfat (../shared/reference/fat-durability.md):
+ *
+ * 1. fsync(tmp): the data, tmp's directory slot and the FAT chain of its clusters reach the disk,
+ *    then a device flush. From here on the new clusters are allocated on disk.
+ * 2. Open the old name, if any, and hold it open. vfat frees a replaced file's clusters when its
+ *    inode is evicted (fat_evict_inode), and an open file is not evicted. Without this, rename()
+ *    would free the old clusters in the in-memory FAT at once, and any writeback before step 5
+ *    could persist that FAT while the slot of name still points at them: a dangling name.
+ * 3. rename(tmp, name): in memory, tmp's slot is deleted; a replaced name keeps its slot with the
+ *    OLD start cluster and size; a new name gets a slot with start cluster 0 and size 0. The new
+ *    start cluster and size reach that slot only when the moved inode is written (step 5).
+ * 4. fsync(dir): writes the directory's buffers as in step 3 and flushes. Durable now: tmp gone;
+ *    name = the old file (its clusters still allocated, step 2) or, when new, an empty file,
+ *    which systemd-boot skips (no PE sections) and the next install rewrites. Doing step 5 first
+ *    instead could persist name's updated slot while tmp's slot (maybe in another sector) still
+ *    points at the same clusters: a cross-link, which fsck.fat may "repair" by truncating name.
+ * 5. fsync(file): fat_write_inode writes name's slot with the new start cluster and size; the
+ *    chain is already durable (step 1); then a device flush. name is the new file.
+ * 6. Close the old file: only now are its clusters freed, in memory; whether or not that FAT
+ *    change reaches the disk, no durable slot points at them any more (at worst a lost chain,
+ *    which fsck.fat reclaims). A freed cluster reused by the next file cannot be under a live
+ *    slot either.
+ * Every call ends with a device flush (step 5), so two calls are separate flush epochs: the two
+ * systemd-boot copies are never in flight together, and a later removal sees this file durable.
+ * On other file systems the same steps are the usual write-fsync-rename-fsync. */
 static int commit_tmp_at(int dir_fd, int fd, const char *tmp, const char *name, int r)
 {
-        if (r >= 0 && fsync(fd) < 0)
+        _cleanup_close_ int old = -1;
+
+        if (r >= 0 && fsync(fd) < 0) /* 1 */
                 r = -errno;
         if (r >= 0) {
+                old = openat(dir_fd, name,
+                             O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK); /* 2 */
+                if (old < 0 && errno != ENOENT)
+                        r = -errno;
+        }
+        if (r >= 0) {
                 crash_point();
-                if (renameat(dir_fd, tmp, dir_fd, name) < 0)
+                if (renameat(dir_fd, tmp, dir_fd, name) < 0) /* 3 */
                         r = -errno;
         }
         if (r < 0) {
-                (void)unlinkat(dir_fd, tmp, 0);
+                (void)unlinkat(dir_fd, tmp, 0); /* not renamed: tmp's clusters are its own */
                 return r;
         }
-        return fsync_dir(dir_fd);
+        r = fsync_dir(dir_fd);       /* 4 */
+        if (r >= 0 && fsync(fd) < 0) /* 5 */
+                r = -errno;
+        return r; /* 6: old is closed on return */
 }
 
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size)
@@ -189,6 +233,23 @@ int unlink_at(int dir_fd, const char *name)
         return 0;
 }
 
+/* Makes the entry of a directory just created in its parent durable: on vfat, nothing else writes
+ * the parent's buffers before writeback, and a file written inside would be unreachable after a
+ * power loss. fat_file_fsync on the parent writes its buffers (which hold the new directory's
+ * first cluster too), the FAT, and flushes the device. */
+static int sync_parent_at(int dir_fd, char *path)
+{
+        char *slash = strrchr(path, '/');
+        _cleanup_close_ int fd = -1;
+
+        if (!slash)
+                return fsync_dir(dir_fd);
+        *slash = 0;
+        fd = openat(dir_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *slash = '/';
+        return fd < 0 ? -errno : fsync_dir(fd);
+}
+
 int mkdir_p_at(int dir_fd, const char *path)
 {
         char buf[PATH_MAX];
@@ -201,9 +262,14 @@ int mkdir_p_at(int dir_fd, const char *path)
                         continue;
                 *p = 0;
                 if (buf[0] && faccessat(dir_fd, buf, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+                        int r;
+
                         crash_point();
                         if (mkdirat(dir_fd, buf, 0755) < 0 && errno != EEXIST)
                                 return -errno;
+                        r = sync_parent_at(dir_fd, buf);
+                        if (r < 0)
+                                return r;
                 }
                 if (end)
                         return 0;
@@ -216,9 +282,14 @@ int fsync_dir(int dir_fd)
         return fsync(dir_fd) < 0 ? -errno : 0;
 }
 
-int syncfs_fd(int fd)
+/* syncfs() writes every dirty inode and buffer, but vfat has no ->sync_fs and so sends no device
+ * cache flush: a drive without power-loss protection could still persist a later removal before
+ * the writes. fsync() of a directory on the volume (fat_file_fsync) issues the flush. */
+int flush_fs(int fd)
 {
-        return syncfs(fd) < 0 ? -errno : 0;
+        if (syncfs(fd) < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
 }
 
 int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size)

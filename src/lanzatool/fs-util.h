@@ -7,14 +7,17 @@
 #include <sys/types.h>
 
 /* File-system helpers for writing to the ESP so that a crash or power loss at any point leaves
- * either the old or the new file under a name, never a partial one: write to a temporary name in
- * the same directory, fsync, rename, fsync the directory.
+ * either the old or the new file under a name, never a partial one, also on FAT as Linux's vfat
+ * really behaves: write to a temporary name in the same directory, fsync it, rename it over the
+ * name while holding the old file open, fsync the directory, fsync the file (the argument is in
+ * fs-util.c, beside commit_tmp_at()). Directories created are made durable in their parent.
  *
  * Every call here that changes the file system first passes a crash point. In a build with
  * -Dcrash-hooks=true, LANZATOOL_CRASH_AT=N kills the process (SIGKILL) at the Nth such call, and
  * LANZATOOL_CRASH_COUNT=FILE records how many there were; the crash-safety tests use both. */
 
-/* Temporary files carry this prefix; anything with it in our directories is garbage. */
+/* Temporary files carry this prefix and a random part; anything with it in our directories is a
+ * leftover of an interrupted run (leftovers.c decides what to do with it). */
 #define TMP_PREFIX ".lzbt-"
 
 /* Reads a whole file (at most max_size bytes) relative to dir_fd (AT_FDCWD for paths). */
@@ -25,7 +28,8 @@ int read_file(const char *path, size_t max_size, uint8_t **ret_data, size_t *ret
  * sizes may be stale and securityfs says 0. Logs what went wrong. */
 int read_fd_bounded(int fd, const char *path, size_t max, uint8_t **ret_data, size_t *ret_size);
 
-/* Atomically replaces dir_fd/name with data (mode 0644), as described above. */
+/* Atomically replaces dir_fd/name with data (mode 0644), as described above. Returns after a
+ * device flush that made the new file durable under name. */
 int write_file_atomic_at(int dir_fd, const char *name, const void *data, size_t size);
 
 /* Same for a file copied from src_path, hashing it on the way; the copy is refused when the source
@@ -36,7 +40,9 @@ int copy_file_atomic_at(int dir_fd, const char *name, const char *src_path,
 int unlink_at(int dir_fd, const char *name);
 int mkdir_p_at(int dir_fd, const char *path);
 int fsync_dir(int dir_fd);
-int syncfs_fd(int fd);
+/* Writes everything dirty on fd's file system and flushes the device's cache (syncfs alone does
+ * not on vfat). Call it before removing anything that the new files replace. */
+int flush_fs(int fd);
 
 /* SHA-256 of a file's contents. */
 int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size);

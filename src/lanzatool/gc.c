@@ -104,15 +104,16 @@ static int scan(const char *esp, const char *dir, int (*is_garbage)(const char *
         return r;
 }
 
-/* Only names of our grammar (entry-name.h): a hand-made EFI/Linux/nixos-rescue.efi is not ours. */
+/* Only names of our grammar (entry-name.h): a hand-made EFI/Linux/nixos-rescue.efi is not ours.
+ * Temporary files are not garbage here: leftovers.c handles them (deleting one is unsafe on FAT). */
 static int stub_is_garbage(const char *name, void *keep)
 {
-        return is_tmp(name) || (entry_name_is_ours(name) && !strv_contains(keep, name));
+        return !is_tmp(name) && entry_name_is_ours(name) && !strv_contains(keep, name);
 }
 
 static int payload_is_garbage(const char *name, void *keep)
 {
-        return is_tmp(name) || (payload_name_is_ours(name) && !strv_contains(keep, name));
+        return !is_tmp(name) && payload_name_is_ours(name) && !strv_contains(keep, name);
 }
 
 int gc_plan(const char *esp, char *const *keep_stubs, char *const *keep_payloads, struct gc_plan *ret)

@@ -18,6 +18,7 @@
 #include "gc.h"
 #include "generation.h"
 #include "lanzatool.h"
+#include "leftovers.h"
 #include "log.h"
 #include "pcrsig.h"
 #include "plan.h"
@@ -486,20 +487,43 @@ static int write_payloads(struct install *c)
         return 0;
 }
 
+/* Newest generation first, its own entry before its specialisations, then plan order. */
+static int write_order_compare(const void *a, const void *b)
+{
+        const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+
+        if (x->generation != y->generation)
+                return x->generation > y->generation ? -1 : 1;
+        if (!x->specialisation != !y->specialisation)
+                return x->specialisation ? 1 : -1;
+        return x < y ? -1 : x > y;
+}
+
+/* The stubs go in write_order_compare()'s order: systemd-boot's default ("nixos-*": the highest
+ * entry) moves from the previous default to the new one with the first stub written and stays
+ * there, so a power cut at any instant boots one of the two, never an entry in between. */
 static int write_stubs(struct install *c)
 {
         _cleanup_close_ int fd = open_dir(c->esp.fd, ESP_LINUX_DIR);
+        _cleanup_free_ const struct entry **order = NULL;
 
         if (fd < 0)
                 return log_error_errno(fd, "%s/" ESP_LINUX_DIR ": %s", c->esp.path, strerror(-fd));
+        order = calloc(c->plan.n_entries ?: 1, sizeof(*order));
+        if (!order)
+                return log_error_errno(-ENOMEM, "out of memory");
+        for (size_t i = 0; i < c->plan.n_entries; i++)
+                order[i] = &c->plan.entries[i];
+        qsort(order, c->plan.n_entries, sizeof(*order), write_order_compare);
         for (size_t i = 0; i < c->plan.n_entries; i++) {
-                const struct entry *e = &c->plan.entries[i];
+                const struct entry *e = order[i];
                 int r;
 
                 if (e->present)
                         continue;
                 progress("writing", e->file_name);
                 r = write_file_atomic_at(fd, e->file_name, e->stub, e->stub_size);
+                /* write_file_atomic_at returned after the device flush that made file_name durable. */
                 if (r >= 0 && e->replaces)
                         r = unlink_at(fd, e->replaces);
                 if (r < 0)
@@ -643,11 +667,14 @@ static int install_run(struct install *c, int argc, char *argv[])
                 return r;
         if (arg.dry_run) {
                 print_plan(c);
-                return collect_garbage(c);
+                r = leftovers_handle(c->esp.fd, c->esp.path, true);
+                return r < 0 ? r : collect_garbage(c);
         }
 
         /* The order keeps every entry bootable at every instant: payloads, then the stubs that
-         * point at them, then the boot loader, then a sync, and only then removal. */
+         * point at them, then the boot loader, then a device flush, and only then removal. Each
+         * file is written by the protocol in fs-util.c (commit_tmp_at), which is what makes this
+         * hold after a power loss on FAT too; directories are made durable as they are created. */
         r = write_payloads(c);
         if (r >= 0)
                 r = write_stubs(c);
@@ -657,8 +684,10 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (r >= 0)
                 r = systemd_boot_install(c->esp.fd, &c->sdboot);
         progress_end();
-        if (r >= 0 && (r = syncfs_fd(c->esp.fd)) < 0)
+        if (r >= 0 && (r = flush_fs(c->esp.fd)) < 0)
                 log_error("%s: sync failed: %s", c->esp.path, strerror(-r));
+        if (r >= 0)
+                r = leftovers_handle(c->esp.fd, c->esp.path, false);
         if (r >= 0)
                 r = collect_garbage(c);
         if (r < 0)

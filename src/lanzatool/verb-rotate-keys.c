@@ -477,7 +477,7 @@ static int resign_leftovers(const struct rotation *r)
         if (rc < 0)
                 return rc;
         rc = resign_tree(esp.fd, esp.path, "", 0, db->old, &r->keys.signer[SECURE_BOOT_DB], &count);
-        if (rc >= 0 && count > 0 && (rc = syncfs_fd(esp.fd)) < 0)
+        if (rc >= 0 && count > 0 && (rc = flush_fs(esp.fd)) < 0)
                 log_error("%s: sync failed: %s", esp.path, strerror(-rc));
         if (rc >= 0)
                 log_info("%s: nothing on it needs the old db key any more (%u files re-signed after the "

@@ -6,11 +6,13 @@ check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key ma
 
 - Every EFI/Linux/nixos-*.efi is a PE image whose .linux (and .initrd, if it has one) names a file in
   EFI/nixos that exists and hashes to .linuxh (.initrdh); a stub has .initrdh if and only if it has .initrd.
+  An empty nixos-*.efi is no entry (systemd-boot skips a file without PE sections): after a power cut on
+  FAT a new name can be durable before its content (see lanzatool's fs-util.c).
 - Both systemd-boot copies (EFI/systemd/systemd-boot<arch>.efi and EFI/BOOT/BOOT<ARCH>.EFI) are there and
   are systemd-boot; with --db, they and every stub verify with sbverify against that certificate.
 - loader/loader.conf parses as systemd-boot reads it (known keys, one per line) and has a default that
   matches an entry.
-- Each PREVIOUS_DEFAULT (a file name in EFI/Linux) exists and is sound.
+- Each PREVIOUS_DEFAULT (a file name in EFI/Linux) exists, is not empty and is sound.
 - No file holds private key material: no PEM private key, no DER PKCS#8 private key, and with --keys, none
   of the secret primes of a *.key file under DIR in any encoding that keeps their bytes.
 Exits 1 naming each problem."""
@@ -184,17 +186,20 @@ def main():
     esp = args.esp
     linux = os.path.join(esp, "EFI", "Linux")
     names = sorted(n for n in os.listdir(linux) if n.startswith("nixos-")) if os.path.isdir(linux) else []
-    problems = [p for n in names for p in check_stub(esp, n)]
+    empty = {n for n in names if os.path.getsize(os.path.join(linux, n)) == 0}
+    problems = [p for n in names if n not in empty for p in check_stub(esp, n)]
     for required in args.previous:
         if required not in names:
             problems.append(f"previous default {required} is gone")
+        elif required in empty:
+            problems.append(f"previous default {required} is empty")
     boot_problems, copies = systemd_boot_copies(esp)
     problems += boot_problems
     if args.db:
         verified = set()
         if args.sig_cache and os.path.exists(args.sig_cache):
             verified = set(open(args.sig_cache).read().split())
-        for path in [os.path.join(linux, n) for n in names] + copies:
+        for path in [os.path.join(linux, n) for n in names if n not in empty] + copies:
             problems += check_signature(path, args.db, verified)
         if args.sig_cache:
             with open(args.sig_cache, "w") as f:

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Power-cut test of `lanzatool install` on a real FAT32 ESP (test/vm/powercut.sh explains it):
+#   tools/powercut.sh [--cuts=N] [--seed=S]
+# N cuts (default 60) spread over the three scenarios, at instants drawn from seed S (default 1).
+# Ends with "power cuts: N; unbootable: U; checker failures: F"; exits 0 only when both are 0.
+# Uses the VM cache ($LANZABOOTE_TEST_CACHE) and the build in $LANZABOOTE_BUILD_DIR (default build/).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cuts=60 seed=1
+for a; do
+	case $a in
+	--cuts=*) cuts=${a#--cuts=} ;;
+	--seed=*) seed=${a#--seed=} ;;
+	*) echo "usage: $0 [--cuts=N] [--seed=S]" >&2 && exit 2 ;;
+	esac
+done
+[[ $cuts =~ ^[0-9]+$ && $seed =~ ^[0-9]+$ ]] || { echo "$0: --cuts and --seed take numbers" >&2; exit 2; }
+source "$ROOT/test/vm/lib.sh"
+source "$ROOT/test/vm/stub.sh"
+source "$ROOT/test/vm/rotate.sh"
+source "$ROOT/test/vm/powercut.sh"
+vm_prepare
+pc_prepare
+work=$(vm_workdir powercut)
+pc_run "$PC_PREP" "$work" "$cuts" "$seed"
