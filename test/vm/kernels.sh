@@ -4,6 +4,8 @@
 #
 #   KERNEL_SUITES              bullseye bookworm trixie sid
 #   $KERNELS_DIR/SUITE/vmlinuz that suite's linux-image-amd64 kernel (and SUITE/version)
+#   $KERNELS_DIR/SUITE/modules/ the TPM and efivarfs modules when that kernel has them as modules (bullseye),
+#                              for a test initrd that reads PCRs: KERNEL_MODULES, in insmod order
 #   KERNELS_SDBOOT_SID         systemd-boot of sid's systemd-boot-efi (and its version in .version)
 #
 # Versions are never pinned: each suite's current version is asked from apt (madison), and a kernel is
@@ -13,6 +15,7 @@ KERNEL_SUITES=(bullseye bookworm trixie sid)
 KERNELS_DIR=$VM_CACHE/kernels
 KERNELS_APT=$VM_CACHE/apt-other
 KERNELS_SDBOOT_SID=$KERNELS_DIR/sdboot-sid/systemd-bootx64.efi
+KERNEL_MODULES=(rng-core tpm tpm_tis_core tpm_tis efivarfs)
 
 _kernels_apt() { # apt-get or apt-cache with the private configuration: _kernels_apt apt-cache ARGS...
 	"$1" -q -o Dir::Etc::sourcelist="$KERNELS_APT/sources.list" -o Dir::Etc::sourceparts=- \
@@ -41,11 +44,22 @@ _kernels_depends() { # PACKAGE VERSION PATTERN: the first dependency of PACKAGE=
 		sed -n "s/^ *\($3[^ ]*\) .*/\1/p" | head -n 1
 }
 
-_kernels_fetch() { # DIR PACKAGE=VERSION GLOB...: extract the files matching GLOB from the package into DIR
+_kernels_fetch() { # DIR PACKAGE=VERSION GLOB...: extract the files matching GLOB from the package into DIR.tmp
 	local dir=$1 tmp=$1.tmp
 	rm -rf "$tmp" && mkdir -p "$tmp"
 	(cd "$tmp" && _vm_quiet _kernels_apt apt-get download "$2")
 	dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards "${@:3}"
+}
+
+_kernels_modules() { # DIR: KERNEL_MODULES found in DIR.tmp's package, flat into DIR.tmp/modules
+	local deb m files
+	deb=$(echo "$1".tmp/*.deb)
+	mkdir -p "$1.tmp/modules"
+	for m in "${KERNEL_MODULES[@]}"; do
+		files=$(dpkg-deb -c "$deb" | awk '{print $6}' | grep -E "/$m\.ko\$" || true)
+		[[ -n $files ]] || continue
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -O "$files" >"$1.tmp/modules/$m.ko"
+	done
 }
 
 # SUITE: SUITE/vmlinuz. The image is in linux-image-<abi> up to trixie, in linux-binary-<abi> from sid on.
@@ -58,11 +72,13 @@ _kernels_build() {
 		_kernels_fetch "$dir" "$bin=$v" './usr/lib/modules/*/vmlinuz'
 	else
 		_kernels_fetch "$dir" "$img=$v" './boot/vmlinuz-*'
+		_kernels_modules "$dir"
 	fi
 	f=$(find "$dir.tmp" -name 'vmlinuz*' -type f | head -n 1)
 	[[ -s $f ]] || { _vm_say "$suite: no vmlinuz in $img"; return 1; }
-	rm -rf "$dir" && mkdir -p "$dir"
+	rm -rf "$dir" && mkdir -p "$dir/modules"
 	mv "$f" "$dir/vmlinuz"
+	[[ ! -d $dir.tmp/modules ]] || mv "$dir.tmp/modules" "$dir/"
 	echo "$v" >"$dir/version"
 	rm -rf "$dir.tmp"
 }
@@ -87,7 +103,7 @@ kernels_prepare() { # every suite's kernel and sid's systemd-boot, each refetche
 	for s in "${KERNEL_SUITES[@]}"; do
 		v=$(_kernels_version linux-image-amd64 "$s")
 		[[ -n $v ]] || { _vm_say "$s: no linux-image-amd64 in the private apt lists"; return 1; }
-		_vm_step "kernel-$s" "$KERNELS_DIR/$s/vmlinuz" "1 $v" _kernels_build "$s" "$v"
+		_vm_step "kernel-$s" "$KERNELS_DIR/$s/vmlinuz" "2 $v" _kernels_build "$s" "$v"
 	done
 	v=$(_kernels_version systemd-boot-efi sid)
 	[[ -n $v ]] || { _vm_say "sid: no systemd-boot-efi in the private apt lists"; return 1; }
