@@ -5,7 +5,9 @@
 #   1. a lanzatool entry whose kernel file was changed after install (hash mismatch);
 #   2. a Type #1 entry "linux <signed initrd-less stub> + initrd /evil.cpio": a foreign initrd;
 #   3. a signed UKI with a .profile section (systemd 257+ multi-profile), refused by name;
-#   4. a good lanzatool entry.
+#   4. a lanzatool entry whose "kernel" calls Exit() on the stub's handle, as a failing Linux EFI stub
+#      does: the stub must not leave its initrd registered behind (the next entry would refuse it);
+#   5. a good lanzatool entry.
 # One boot: the three refusals are on the console, the good entry reaches the initrd, and the guest's PCR
 # 11 equals the prediction for the good entry alone (lanzatool measure, systemd-measure), with exactly its
 # events in PCR 11 of the firmware's event log (tpm2_eventlog).
@@ -54,7 +56,12 @@ vm_esp_systemd_boot "$w/esp-profile" 'timeout 0'
 mkdir -p "$w/esp-profile/EFI/Linux"
 vm_sign "$w/evil/profile.efi" "$w/esp-profile/EFI/Linux/profile.efi"
 
-# 4. The good entry.
+# 4. A kernel that calls Exit() (test/efi/exit-kernel.c).
+generation 3 "$LZB_BUILD/test/efi/exit-kernel.efi"
+lzbt_install "$w" 3
+mv "$w/esp" "$w/esp-exit"
+
+# 5. The good entry.
 generation 1 "$VM_KERNEL"
 lzbt_install "$w" 1
 good=$(lzbt_entry "$w" 1)
@@ -63,11 +70,11 @@ pcr_sd=$(stub_predict_pcr11 "$w")
 pcr_tool=$("$LZB_TOOL" -q --esp-path="$w/esp" --bank=sha256 measure --phase= "$good")
 [[ $pcr_tool == "11:sha256=$pcr_sd" ]] || vm_fail stub-refusals "lanzatool measure $pcr_tool != systemd-measure $pcr_sd"
 
-for d in tampered foreign profile; do vm_make_disk "$w/esp-$d" "$w/disk-$d.img" 64; done
+for d in tampered foreign profile exit; do vm_make_disk "$w/esp-$d" "$w/disk-$d.img" 64; done
 vm_make_disk "$w/esp" "$w/disk-good.img"
 n=stub-refusals
 VM_QEMU_EXTRA=()
-for d in foreign profile good; do VM_QEMU_EXTRA+=(-drive "file=$w/disk-$d.img,format=raw,if=virtio"); done
+for d in foreign profile exit good; do VM_QEMU_EXTRA+=(-drive "file=$w/disk-$d.img,format=raw,if=virtio"); done
 # systemd-boot's "Failed to execute" is no longer the end here: the firmware goes on to the next disk.
 VM_TERMINAL_RE='LZBT DONE|BdsDxe: No bootable option|UEFI Interactive Shell|Kernel panic'
 vm_boot "$n" "$w/disk-tampered.img" --sb --tpm --timeout 900
@@ -75,7 +82,12 @@ vm_boot "$n" "$w/disk-tampered.img" --sb --tpm --timeout 900
 vm_assert_has "$n" 'kernel .*kernel-.*\.efi does not match this boot entry'
 vm_assert_has "$n" 'An initrd this boot entry does not pin is already offered to the kernel'
 vm_assert_has "$n" "This boot entry's \.profile section is a systemd 257\+ section"
-vm_assert_lacks "$n" 'lzbt.test=(gen2|evil)'
+vm_assert_has "$n" 'lzbt exit-kernel: calling Exit\(\)'
+vm_assert_lacks "$n" 'lzbt.test=(gen2|gen3|evil)'
+vm_assert_lacks "$n" 'The kernel returned'
+# Refused three times and exited once, yet the good entry found no initrd but its own.
+[[ $(grep -ac 'An initrd this boot entry does not pin' "$(vm_log "$n")") == 1 ]] ||
+	vm_fail "$n" "an initrd was left registered for a later entry"
 vm_assert_has "$n" '^LZBT CMDLINE .*lzbt.test=gen1( |$)'
 vm_assert_value "$n" PCR11 "$pcr_sd"
 vm_assert_value "$n" 'VAR StubPcrKernelImage' "$(utf16_hex 11)"
@@ -86,5 +98,5 @@ tr -d '\r' <"$(vm_log "$n")" | sed -n '/^LZBT EVENTLOG BEGIN$/,/^LZBT EVENTLOG E
 expected=$(objdump -h -w "$good" | grep -cE ' \.(linux|osrel|cmdline|initrd|ucode|splash|dtb|uname|sbat|pcrpkey) ')
 events=$(tpm2_eventlog "$w/eventlog" | grep -cE '^ *PCRIndex: 11$' || true)
 [[ $events -eq $((2 * expected)) ]] || vm_fail "$n" "PCR 11 has $events events in the event log, expected $((2 * expected))"
-echo "refused: tampered kernel, foreign initrd, .profile; then generation 1 booted with PCR 11 $pcr_sd" \
+echo "refused: tampered kernel, foreign initrd, .profile; a kernel's Exit() undone; then generation 1 booted with PCR 11 $pcr_sd" \
 	"($events events), as lanzatool measure and systemd-measure predict"
