@@ -70,8 +70,9 @@ int pe_loader_check(const uint8_t *file, size_t file_size, const char **ret_reas
 
 /* Validates the kernel image and returns how much memory it needs (ret_image_size bytes starting at a
  * multiple of ret_alignment). Errors are negative PE_E* values: -PE_ENOEXEC not a PE image,
- * -PE_EOPNOTSUPP not a kernel we can start (machine, PE32+, subsystem, MajorImageVersion, section
- * alignment, a base relocation type other than DIR64), -PE_EBADMSG malformed, -PE_EINVAL bad arguments. */
+ * -PE_EOPNOTSUPP not a kernel we can start (machine, PE32+, subsystem, MajorImageVersion, NX_COMPAT with a
+ * sub-page SectionAlignment, a SectionAlignment above 2 MiB, a base relocation type other than DIR64),
+ * -PE_EBADMSG malformed, -PE_EINVAL bad arguments. */
 int pe_loader_inspect(const uint8_t *file, size_t file_size, size_t *ret_image_size, size_t *ret_alignment);
 
 /* Validates as pe_loader_inspect(), then zeroes the first image_size bytes of dest, copies the headers and
