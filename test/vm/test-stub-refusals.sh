@@ -45,6 +45,7 @@ vm_mkuki "$LZB_STUB" "$w/evil/stub.efi" .osrel="$w/evil/osrel" .cmdline="$w/evil
 vm_esp_systemd_boot "$w/esp-foreign" 'timeout 0' 'default evil.conf'
 mkdir -p "$w/esp-foreign/EFI/evil" "$w/esp-foreign/loader/entries"
 vm_sign "$w/evil/stub.efi" "$w/esp-foreign/EFI/evil/stub.efi"
+echo evil >"$w/evil/evil"
 (cd "$w/evil" && echo evil | cpio -o -H newc --quiet) >"$w/esp-foreign/EFI/evil/evil.cpio"
 printf 'title Evil\nlinux /EFI/evil/stub.efi\ninitrd /EFI/evil/evil.cpio\n' >"$w/esp-foreign/loader/entries/evil.conf"
 

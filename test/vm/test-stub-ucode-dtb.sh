@@ -3,7 +3,9 @@
 # the kernel sees (the kernel only looks for early microcode there), .dtb becomes the devicetree table,
 # and PCR 11 holds both in systemd's canonical order (.linux .osrel .cmdline .initrd .ucode .dtb .sbat),
 # predicted with Debian's systemd-measure for the first four sections and openssl for the rest (Debian's
-# 252 knows no .ucode).
+# 252 knows no .ucode). Companions as sd-stub ≥ 256: *.confext.raw go to /.extra/confext and PCR 12
+# (StubPcrInitRDConfExts=12), the other *.raw to /.extra/sysext and PCR 13; the archives are predicted
+# with sd-cpio.py, written from the format description.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
@@ -24,7 +26,13 @@ echo present >"$w/ucode/lzbt-ucode"
 # archive comes last wins /lzbt-order.
 mkdir -p "$w/extra"
 echo initrd >"$w/extra/lzbt-order"
-printf '#!/bin/sh\necho "LZBT ORDER=$(cat /lzbt-order)"\necho "LZBT UCODE=$(cat /lzbt-ucode)"\n' >"$w/extra/lzbt-script"
+cat >"$w/extra/lzbt-script" <<'SCRIPT'
+#!/bin/sh
+echo "LZBT ORDER=$(cat /lzbt-order)"
+echo "LZBT UCODE=$(cat /lzbt-ucode)"
+v=/sys/firmware/efi/efivars/StubPcrInitRDConfExts-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
+[ -e $v ] && echo "LZBT CONFEXTVAR=$(od -An -v -tx1 $v | tr -d ' \n' | cut -c9-)"
+SCRIPT
 chmod +x "$w/extra/lzbt-script"
 vm_initrd_extend "$w/initrd" "$w/extra"
 
@@ -37,7 +45,20 @@ vm_mkuki "$LZB_STUB" "$w/uki.efi" .osrel="$w/osrel" .cmdline="$w/cmdline" .linux
 	.initrd="$w/initrd" .ucode="$w/ucode.cpio" .dtb="$w/dtb"
 vm_esp_systemd_boot "$w/esp" 'timeout 0'
 vm_sign "$w/uki.efi" "$w/esp/EFI/Linux/uki.efi"
+mkdir -p "$w/esp/EFI/Linux/uki.efi.extra.d" "$w/companions"
+head -c 1000 /dev/urandom >"$w/companions/conf.confext.raw"
+head -c 1500 /dev/urandom >"$w/companions/sys.raw"
+cp "$w/companions/"* "$w/esp/EFI/Linux/uki.efi.extra.d/"
 vm_make_disk "$w/esp" "$w/disk.img"
+sdcpio=$(dirname "${BASH_SOURCE[0]}")/sd-cpio.py
+python3 "$sdcpio" .extra/confext 0555 0444 "$w/companions/conf.confext.raw" >"$w/confext.cpio"
+python3 "$sdcpio" .extra/sysext 0555 0444 "$w/companions/sys.raw" >"$w/sysext.cpio"
+# PCR 12: systemd-boot 252 measures the options it passes (the UKI's .cmdline, UTF-16 with NUL), then the
+# stub the confext archive. PCR 13: the sysext archive.
+{ printf '%s' "$(<"$w/cmdline")" | iconv -f UTF-8 -t UTF-16LE; printf '\0\0'; } >"$w/cmdline16"
+zero=0000000000000000000000000000000000000000000000000000000000000000
+pcr12=$(pcr_extend "$(pcr_extend $zero "$w/cmdline16")" "$w/confext.cpio")
+pcr13=$(pcr_extend $zero "$w/sysext.cpio")
 
 pcr=$(vm_predict_pcr11 --linux="$VM_KERNEL" --osrel="$w/osrel" --cmdline="$w/cmdline" --initrd="$w/initrd")
 for s in ucode:"$w/ucode.cpio" dtb:"$w/dtb" sbat:"$w/sbat"; do
@@ -52,4 +73,11 @@ vm_assert_has "$n" '^LZBT CMDLINE .*lzbt.test=ucode'
 vm_assert_value "$n" UCODE present
 vm_assert_value "$n" ORDER initrd
 vm_assert_value "$n" PCR11 "$pcr"
-echo "ucode first in the initrd, PCR 11 $pcr as predicted with .ucode and .dtb"
+vm_assert_has "$n" "^LZBT EXTRA /.extra/confext/conf.confext.raw $(sha256sum <"$w/companions/conf.confext.raw" | cut -c1-64)"
+vm_assert_has "$n" "^LZBT EXTRA /.extra/sysext/sys.raw $(sha256sum <"$w/companions/sys.raw" | cut -c1-64)"
+vm_assert_lacks "$n" '^LZBT EXTRA /.extra/sysext/conf.confext.raw'
+vm_assert_value "$n" CONFEXTVAR "$(utf16_hex 12)"
+vm_assert_value "$n" PCR13 "$pcr13"
+vm_assert_value "$n" PCR12 "$pcr12"
+echo "ucode first in the initrd, PCR 11 $pcr as predicted with .ucode and .dtb; confext in PCR 12 $pcr12," \
+	"sysext in PCR 13 $pcr13"
