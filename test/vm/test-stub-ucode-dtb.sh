@@ -36,8 +36,8 @@ SCRIPT
 chmod +x "$w/extra/lzbt-script"
 vm_initrd_extend "$w/initrd" "$w/extra"
 
-# A devicetree blob (the FDT magic and a header's worth of bytes; x86 kernels do not read it).
-{ printf '\xd0\x0d\xfe\xed'; head -c 60 /dev/zero; } >"$w/dtb"
+# A devicetree blob: an FDT header (magic, totalsize 64) and zeros; x86 kernels do not read it.
+{ printf '\xd0\x0d\xfe\xed\x00\x00\x00\x40'; head -c 56 /dev/zero; } >"$w/dtb"
 
 printf 'ID=nixos\nPRETTY_NAME=NixOS ucode test\nVERSION_ID=test\n' >"$w/osrel"
 printf 'console=ttyS0 panic=-1 quiet lzbt.test=ucode lzbt.script=1' >"$w/cmdline"
