@@ -143,10 +143,12 @@ SECONDS=0
 format_check
 # The VM harness's cache (distribution kernel, busybox initrd, test keys, enrolled firmware
 # variables) comes first: the unit tests load that kernel too.
-if LANZABOOTE_TEST_KERNEL=$(bash -c 'set -euo pipefail; source "$1/test/vm/lib.sh"; vm_prepare >&2; echo "$VM_KERNEL"' _ "$ROOT"); then
+# The kernels of other Debian releases (test/vm/kernels.sh) too: the loader's unit tests check them.
+if LANZABOOTE_TEST_KERNEL=$(bash -c 'set -euo pipefail; source "$1/test/vm/lib.sh"; source "$1/test/vm/kernels.sh"
+	vm_prepare >&2; kernels_prepare >&2; echo "$VM_KERNEL"' _ "$ROOT"); then
         export LANZABOOTE_TEST_KERNEL
 else
-        record fail "VM cache preparation (kernel, initrd, keys, firmware variables)"
+        record fail "VM cache preparation (kernels, initrd, keys, firmware variables)"
 fi
 # Both builds have the crash hooks (inert unless LANZATOOL_CRASH_AT is set), so the crash test runs in both.
 unit_tests plain build buildtype=debugoptimized b_sanitize=none b_lundef=true crash-hooks=true

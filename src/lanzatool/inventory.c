@@ -14,6 +14,7 @@
 #include "entry-name.h"
 #include "fs-util.h"
 #include "inventory.h"
+#include "kernel-check.h"
 #include "log.h"
 #include "os-release.h"
 #include "pe-builder.h"
@@ -58,6 +59,17 @@ static char *check_pinned(const char *esp, struct inventory_entry *e, const char
         return strdup(name);
 }
 
+/* A pinned kernel the stub's loader would refuse makes the entry unbootable. */
+static void check_kernel(const char *esp, struct inventory_entry *e)
+{
+        char full[PATH_MAX];
+        const char *reason = NULL;
+
+        snprintf(full, sizeof(full), "%s/" ESP_NIXOS_DIR "/%s", esp, e->kernel);
+        if (kernel_check_file(full, &reason) < 0)
+                set_problem(e, "the stub cannot boot its kernel: %s", reason);
+}
+
 static void check_entry(const char *esp, X509 *cert, struct inventory_entry *e)
 {
         struct pe_section_copy s[] = {{.name = ".osrel"},
@@ -87,6 +99,8 @@ static void check_entry(const char *esp, X509 *cert, struct inventory_entry *e)
         if (!s[1].data)
                 set_problem(e, "%s has no .linux section", path);
         e->kernel = check_pinned(esp, e, "kernel", &s[1], &s[2]);
+        if (e->kernel && !e->problem)
+                check_kernel(esp, e);
         e->initrd = check_pinned(esp, e, "initrd", &s[3], &s[4]);
         pe_section_copies_free(s, ELEMENTSOF(s));
 }

@@ -305,41 +305,35 @@ static int section_get(const struct pe_image *img, const char *name,
 int uefi_path_to_relative(const char *data, size_t size, char **ret)
 {
         size_t n = strnlen(data, size);
-        char *path, *component;
+        char *path;
 
-        if (n < 2 || data[0] != '\\')
+        if (!uki_esp_path_valid(data, n))
                 return -EBADMSG;
         path = strndup(data + 1, n - 1);
         if (!path)
                 return -ENOMEM;
-        for (char *c = path; *c; c++) {
-                if ((unsigned char)*c < 0x20 || *c == '/') {
-                        free(path);
-                        return -EBADMSG;
-                }
+        for (char *c = path; *c; c++)
                 if (*c == '\\')
                         *c = '/';
-        }
-        component = path;
-        for (;;) {
-                size_t len = strcspn(component, "/");
-                if (len == 0 || (len == 1 && component[0] == '.') ||
-                    (len == 2 && component[0] == '.' && component[1] == '.')) {
-                        free(path);
-                        return -EBADMSG;
-                }
-                if (!component[len])
-                        break;
-                component += len + 1;
-        }
         *ret = path;
         return 0;
 }
 
+/* Parses a stub and applies the stub's own layout rules (uki.h), so that nothing is predicted for an image
+ * the stub would refuse. */
 static int image_parse(const uint8_t *image, size_t size, struct pe_image *ret, char **reterr_message)
 {
+        enum uki_layout_problem problem;
+        const char *name = NULL;
         int r = pe_parse(image, size, PE_LAYOUT_FILE, ret);
-        return r < 0 ? set_error_message(reterr_message, r, "not a valid PE32+ image") : 0;
+
+        if (r < 0)
+                return set_error_message(reterr_message, r, "not a valid PE32+ image");
+        problem = uki_check_layout(ret, &name);
+        if (problem != UKI_LAYOUT_OK)
+                return set_error_message(reterr_message, -EBADMSG, "its %s section %s", name,
+                                         uki_layout_problem_string(problem));
+        return 0;
 }
 
 int pcr11_external_paths(const uint8_t *image, size_t size, char **ret_kernel, char **ret_initrd,
@@ -360,7 +354,13 @@ int pcr11_external_paths(const uint8_t *image, size_t size, char **ret_kernel, c
             section_get(&img, unified_sections[UNIFIED_SECTION_INITRD], &h, &ipath, &ipath_size) < 0)
                 return set_error_message(reterr_message, -EBADMSG, "malformed section table");
         if (hash_size > 0) {
-                r = uefi_path_to_relative(kpath ? (const char *)kpath : "", kpath_size, &kernel);
+                /* Exactly the stub's rule: the whole section is the path, no NUL in it. */
+                r = kpath && uki_esp_path_valid((const char *)kpath, kpath_size) &&
+                                    (ipath_size == 0 || uki_esp_path_valid((const char *)ipath, ipath_size))
+                            ? 0
+                            : -EBADMSG;
+                if (r >= 0)
+                        r = uefi_path_to_relative((const char *)kpath, kpath_size, &kernel);
                 if (r >= 0 && ipath_size > 0)
                         r = uefi_path_to_relative((const char *)ipath, ipath_size, &initrd);
                 if (r < 0)

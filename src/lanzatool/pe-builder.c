@@ -12,6 +12,7 @@
 #include "fs-util.h"
 #include "pe-builder.h"
 #include "pe.h"
+#include "uki.h"
 #include "util.h"
 
 /* [PE]: FileAlignment is a power of two from 512 to 64 K, and SectionAlignment is at least FileAlignment. */
@@ -211,6 +212,11 @@ static int check_names(const struct pe_image *img, const struct pe_builder_secti
                 if (!sections[i].data && sections[i].size != 0)
                         return set_error_message(reterr_message, -EINVAL, "section %s has no data",
                                                  sections[i].name);
+                if (uki_section_refused(sections[i].name))
+                        return set_error_message(reterr_message, -EOPNOTSUPP, "section %s %s",
+                                                 sections[i].name,
+                                                 uki_layout_problem_string(UKI_LAYOUT_REFUSED));
+                /* Never a duplicate (uki.h): the stub refuses them. */
                 if (pe_find_section(img, sections[i].name))
                         return set_error_message(reterr_message, -EEXIST, "section %s already exists",
                                                  sections[i].name);

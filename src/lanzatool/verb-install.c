@@ -17,6 +17,7 @@
 #include "fs-util.h"
 #include "gc.h"
 #include "generation.h"
+#include "kernel-check.h"
 #include "lanzatool.h"
 #include "leftovers.h"
 #include "log.h"
@@ -191,6 +192,20 @@ static void apply_limit(struct install *c)
         c->n_generations = kept;
 }
 
+/* Refused here, before anything is written, rather than by the stub at boot. */
+static int check_kernels(const struct plan *p)
+{
+        for (size_t i = 0; i < p->n_payloads; i++) {
+                const char *reason = NULL;
+
+                if (strncmp(p->payloads[i].name, "kernel-", strlen("kernel-")) == 0 &&
+                    kernel_check_file(p->payloads[i].source, &reason) < 0)
+                        return log_error_errno(-ENOEXEC, "%s: the stub cannot boot this kernel: %s",
+                                               p->payloads[i].source, reason);
+        }
+        return 0;
+}
+
 static int build_plan(struct install *c)
 {
         struct pcr_signer signer = {};
@@ -219,6 +234,8 @@ static int build_plan(struct install *c)
                 if ((r = plan_add_generation(&c->plan, &in, g)) < 0)
                         r = skip_generation(c, g->number, g->path, r);
         }
+        if (r >= 0)
+                r = check_kernels(&c->plan);
         if (r >= 0)
                 r = plan_match_esp(&c->plan, c->esp.fd, arg.boot_counting);
         pcr_signer_done(&signer);

@@ -2,7 +2,7 @@
 #include "cmdline.h"
 
 /* Firmware boot entries (some Dell machines) fill LoadOptions with binary data; a command line
- * worth using starts with a printable character. */
+ * worth using has no control character anywhere before its NUL. */
 #define CONTROL_CHAR_MAX 0x1f
 
 #define UTF8_INVALID UINT32_MAX
@@ -19,7 +19,14 @@ bool cmdline_use_load_options(bool secure_boot, bool have_embedded_cmdline, bool
                 return false;
         if (!load_options || load_options_size < sizeof(uint16_t))
                 return false;
-        return unit_le(load_options) > CONTROL_CHAR_MAX;
+        for (size_t i = 0; i < load_options_size / sizeof(uint16_t); i++) {
+                uint16_t c = unit_le((const uint8_t *)load_options + i * sizeof(uint16_t));
+                if (c == 0)
+                        break;
+                if (c <= CONTROL_CHAR_MAX)
+                        return false;
+        }
+        return true;
 }
 
 size_t cmdline_load_options_units(size_t load_options_size)

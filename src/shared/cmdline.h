@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The kernel command line rules of systemd-stub v255: which command line is used, how it is copied
- * from the loader's LoadOptions or converted from the embedded .cmdline, and how it is cleaned up
- * ("mangled"). The mangled loader command line is what gets measured into PCR 12, so these rules
- * decide the PCR value. Built for the host and for UEFI: UTF-16 units as uint16_t, caller-provided
- * buffers, no allocation.
+/* The kernel command line rules of current systemd-stub (systemd main as of v258: src/boot/stub.c
+ * process_arguments() and settle_command_line(); the mangling is v255's, unchanged since): which command
+ * line is used, how it is copied from the loader's LoadOptions or converted from the embedded .cmdline,
+ * and how it is cleaned up ("mangled"). The mangled loader command line is what gets measured into PCR 12,
+ * so these rules decide the PCR value. Built for the host and for UEFI: UTF-16 units as uint16_t,
+ * caller-provided buffers, no allocation.
  *
  * Not covered here: when the UEFI Shell starts the stub, sd-stub joins the shell's Argv[1..]
  * instead of using LoadOptions; a stub started by systemd-boot never sees that case. */
@@ -20,11 +21,14 @@ enum {
         CMDLINE_ERR_BUFFER = -3,  /* the buffer is smaller than the *_units() helper said */
 };
 
-/* Whether the loader's LoadOptions replace the embedded .cmdline:
+/* Whether the loader's LoadOptions may replace the embedded .cmdline:
  * - never with Secure Boot on and an embedded .cmdline, nor with Secure Boot on in a confidential
  *   VM (v255): the signed command line is the policy then;
- * - never when LoadOptions is shorter than one UTF-16 unit or its first unit is a control
- *   character (<= 0x1F): firmware boot entries carry binary data there.
+ * - never when LoadOptions is shorter than one UTF-16 unit or holds a control character (<= 0x1F)
+ *   anywhere before its first NUL (systemd ≥ 257 checks the whole string, v255 only the first
+ *   unit): firmware boot entries carry binary data there.
+ * A line that is empty once mangled (whitespace only) is then ignored too, and the embedded one used:
+ * the caller checks that with cmdline_from_load_options()'s length.
  * load_options is read as UTF-16LE bytes and need not be aligned. */
 bool cmdline_use_load_options(bool secure_boot, bool have_embedded_cmdline, bool confidential_vm,
                               const void *load_options, size_t load_options_size);

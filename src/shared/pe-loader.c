@@ -28,63 +28,120 @@ static uint32_t section_file_size(const struct pe_section_header *s)
         return s->VirtualSize < s->SizeOfRawData ? s->VirtualSize : s->SizeOfRawData;
 }
 
-static int check_optional_header(const struct pe_image *pe, size_t file_size, struct kernel_image *k)
+/* Records why an image is refused: the sentence names the requirement, so that the stub's screen and
+ * lanzatool's messages tell the user what kind of kernel is needed rather than that something failed. */
+static int refuse(const char **ret_reason, int error, const char *reason)
+{
+        *ret_reason = reason;
+        return error;
+}
+
+static bool is_power_of_two(uint32_t v)
+{
+        return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* The only place that decides which machine, image type and EFI stub generation we start. */
+static int check_kernel_type(const struct pe_image *pe, const char **ret_reason)
+{
+        const struct pe_optional_header *oh = pe->optional_header;
+
+        if (pe->file_header->Machine != PE_LOADER_MACHINE)
+                return refuse(ret_reason, -PE_EOPNOTSUPP,
+                              "the kernel is built for another architecture than " PE_LOADER_MACHINE_NAME);
+        if (oh->Subsystem != IMAGE_SUBSYSTEM_EFI_APPLICATION)
+                return refuse(ret_reason, -PE_EOPNOTSUPP,
+                              "the kernel image is not an EFI application (no EFI stub)");
+        if (oh->MajorImageVersion < PE_LOADER_MIN_MAJOR_IMAGE_VERSION)
+                return refuse(ret_reason, -PE_EOPNOTSUPP,
+                              "the kernel's EFI stub predates Linux 5.8 (MajorImageVersion 0): it cannot "
+                              "load its initrd "
+                              "through LINUX_INITRD_MEDIA");
+        return 0;
+}
+
+static int check_optional_header(const struct pe_image *pe, size_t file_size, struct kernel_image *k,
+                                 const char **ret_reason)
 {
         const struct pe_optional_header *oh = pe->optional_header;
         uint32_t alignment = oh->SectionAlignment;
+        bool nx_compat = (oh->DllCharacteristics & IMAGE_DLLCHARACTERISTICS_NX_COMPAT) != 0;
         uint64_t image_size;
+        int r;
 
-        if (pe->file_header->Machine != PE_LOADER_MACHINE ||
-            oh->Subsystem != IMAGE_SUBSYSTEM_EFI_APPLICATION ||
-            oh->MajorImageVersion < PE_LOADER_MIN_MAJOR_IMAGE_VERSION)
-                return -PE_EOPNOTSUPP;
-        if (alignment == 0 || (alignment & (alignment - 1)) != 0 || oh->SizeOfHeaders > oh->SizeOfImage ||
-            oh->SizeOfHeaders > file_size)
-                return -PE_EBADMSG;
-        if (alignment < PE_LOADER_MIN_SECTION_ALIGNMENT || alignment > PE_LOADER_MAX_SECTION_ALIGNMENT)
-                return -PE_EOPNOTSUPP;
+        r = check_kernel_type(pe, ret_reason);
+        if (r < 0)
+                return r;
+        if (!is_power_of_two(alignment))
+                return refuse(ret_reason, -PE_EBADMSG,
+                              "the kernel's SectionAlignment is not a power of two");
+        if (alignment > PE_LOADER_MAX_SECTION_ALIGNMENT)
+                return refuse(ret_reason, -PE_EOPNOTSUPP, "the kernel's SectionAlignment is above 2 MiB");
+        /* W^X is applied per page: a kernel that asks for it must keep code and data on separate pages. */
+        if (nx_compat && alignment < PE_LOADER_NX_MIN_SECTION_ALIGNMENT)
+                return refuse(
+                        ret_reason, -PE_EOPNOTSUPP,
+                        "the kernel sets NX_COMPAT but its SectionAlignment is below 4 KiB, so its code "
+                        "and data cannot be mapped with separate permissions");
+        if (oh->SizeOfHeaders > oh->SizeOfImage || oh->SizeOfHeaders > file_size)
+                return refuse(ret_reason, -PE_EBADMSG,
+                              "the kernel's SizeOfHeaders exceeds its image or file");
+        if (oh->SizeOfImage == 0 || oh->SizeOfImage > PE_LOADER_MAX_IMAGE_SIZE)
+                return refuse(ret_reason, -PE_EBADMSG, "the kernel's SizeOfImage is zero or above 1 GiB");
 
-        /* Below 2^32 + 2 MiB: no overflow in 64 bits, but size_t may be narrower. */
+        /* At most 1 GiB + 2 MiB: no overflow, even in a 32-bit size_t. */
         image_size = ((uint64_t)oh->SizeOfImage + alignment - 1) & ~((uint64_t)alignment - 1);
-        if (image_size == 0 || image_size > SIZE_MAX)
-                return -PE_EBADMSG;
-
         k->alignment = alignment;
         k->image_size = (size_t)image_size;
         return 0;
 }
 
-/* Sections follow the headers in ascending order without overlapping, each at a multiple of the section
- * alignment: then every page of the image belongs to at most one section, and copying one never overwrites
- * another. pe_parse() checked the same bounds; they are checked again here where they are relied on. */
-static int check_sections(const struct pe_image *pe, size_t file_size)
+/* Every section at a multiple of the section alignment, past the headers, inside SizeOfImage and (its file
+ * data) inside the file, and no two sharing a byte of memory: then copying one never overwrites another, and
+ * with NX_COMPAT (page alignment) every page belongs to at most one section. The order of the table does not
+ * matter; Linux 5.10 lists .reloc and .compat before .text, as firmware loaders accept. pe_parse() checked
+ * some of these bounds; they are checked again here where they are relied on. */
+static int check_sections(const struct pe_image *pe, size_t file_size, const char **ret_reason)
 {
         const struct pe_optional_header *oh = pe->optional_header;
-        uint64_t end = oh->SizeOfHeaders;
 
         for (size_t i = 0; i < pe->n_sections; i++) {
                 const struct pe_section_header *s = &pe->sections[i];
 
-                if (s->VirtualAddress % oh->SectionAlignment != 0 || s->VirtualAddress < end ||
-                    !range_ok(s->VirtualAddress, s->VirtualSize, oh->SizeOfImage) ||
-                    !range_ok(s->PointerToRawData, section_file_size(s), file_size))
-                        return -PE_EBADMSG;
-                end = (uint64_t)s->VirtualAddress + s->VirtualSize;
+                if (s->VirtualAddress % oh->SectionAlignment != 0)
+                        return refuse(ret_reason, -PE_EBADMSG,
+                                      "a kernel section is not aligned to the SectionAlignment");
+                if (s->VirtualSize > 0 && s->VirtualAddress < oh->SizeOfHeaders)
+                        return refuse(ret_reason, -PE_EBADMSG, "a kernel section overlaps the PE headers");
+                if (!range_ok(s->VirtualAddress, s->VirtualSize, oh->SizeOfImage))
+                        return refuse(ret_reason, -PE_EBADMSG, "a kernel section ends past SizeOfImage");
+                if (!range_ok(s->PointerToRawData, section_file_size(s), file_size))
+                        return refuse(ret_reason, -PE_EBADMSG, "a kernel section's data ends past the file");
+                for (size_t j = 0; j < i; j++) {
+                        const struct pe_section_header *t = &pe->sections[j];
+
+                        if (s->VirtualSize > 0 && t->VirtualSize > 0 &&
+                            s->VirtualAddress < (uint64_t)t->VirtualAddress + t->VirtualSize &&
+                            t->VirtualAddress < (uint64_t)s->VirtualAddress + s->VirtualSize)
+                                return refuse(ret_reason, -PE_EBADMSG,
+                                              "two kernel sections overlap in memory");
+                }
         }
         return 0;
 }
 
-static int check_entry_point(const struct pe_image *pe)
+static int check_entry_point(const struct pe_image *pe, const char **ret_reason)
 {
         uint32_t entry = pe->optional_header->AddressOfEntryPoint;
 
         for (size_t i = 0; i < pe->n_sections; i++) {
                 const struct pe_section_header *s = &pe->sections[i];
 
-                if (entry >= s->VirtualAddress && entry - s->VirtualAddress < s->VirtualSize)
-                        return pe_loader_is_code(s->Characteristics) ? 0 : -PE_EBADMSG;
+                if (entry >= s->VirtualAddress && entry - s->VirtualAddress < s->VirtualSize &&
+                    pe_loader_is_code(s->Characteristics))
+                        return 0;
         }
-        return -PE_EBADMSG;
+        return refuse(ret_reason, -PE_EBADMSG, "the kernel's entry point is not inside a code section");
 }
 
 /* The base relocation directory holds an RVA. It is read from the file, not from the loaded copy, so no
@@ -171,35 +228,65 @@ static int walk_relocations(const struct kernel_image *k, uint8_t *dest, uint64_
         return 0;
 }
 
-static int validate(const uint8_t *file, size_t file_size, struct kernel_image *ret)
+/* What pe_parse() refuses, in words. */
+static int parse_refused(int r, const char **ret_reason)
+{
+        switch (r) {
+        case -PE_ENOEXEC:
+                return refuse(ret_reason, r,
+                              "the kernel is not a PE image (no MZ and PE signatures): no EFI stub");
+        case -PE_EOPNOTSUPP:
+                return refuse(ret_reason, r, "the kernel is not a PE32+ image for " PE_LOADER_MACHINE_NAME);
+        default:
+                return refuse(ret_reason, r, "the kernel's PE headers or section table are malformed");
+        }
+}
+
+static int validate(const uint8_t *file, size_t file_size, struct kernel_image *ret, const char **ret_reason)
 {
         struct kernel_image k = {};
         int r;
 
         if (!file)
-                return -PE_EINVAL;
+                return refuse(ret_reason, -PE_EINVAL, "no kernel image");
 
         r = pe_parse(file, file_size, PE_LAYOUT_FILE, &k.pe);
         if (r < 0)
-                return r;
-        r = check_optional_header(&k.pe, file_size, &k);
+                return parse_refused(r, ret_reason);
+        r = check_optional_header(&k.pe, file_size, &k, ret_reason);
         if (r < 0)
                 return r;
-        r = check_sections(&k.pe, file_size);
+        r = check_sections(&k.pe, file_size, ret_reason);
         if (r < 0)
                 return r;
-        r = check_entry_point(&k.pe);
+        r = check_entry_point(&k.pe, ret_reason);
         if (r < 0)
                 return r;
         r = find_relocations(&k.pe, &k);
         if (r < 0)
-                return r;
+                return refuse(ret_reason, r,
+                              "the kernel's base relocation table does not lie in one section's file data");
         r = walk_relocations(&k, NULL, 0);
+        if (r == -PE_EOPNOTSUPP)
+                return refuse(ret_reason, r, "the kernel has base relocations of a type other than DIR64");
         if (r < 0)
-                return r;
+                return refuse(ret_reason, r,
+                              "the kernel's base relocations are malformed or point outside it");
 
         *ret = k;
         return 0;
+}
+
+int pe_loader_check(const uint8_t *file, size_t file_size, const char **ret_reason)
+{
+        struct kernel_image k;
+        const char *reason = NULL;
+        int r;
+
+        r = validate(file, file_size, &k, &reason);
+        if (r < 0 && ret_reason)
+                *ret_reason = reason;
+        return r;
 }
 
 int pe_loader_inspect(const uint8_t *file, size_t file_size, size_t *ret_image_size, size_t *ret_alignment)
@@ -210,7 +297,7 @@ int pe_loader_inspect(const uint8_t *file, size_t file_size, size_t *ret_image_s
         if (!ret_image_size || !ret_alignment)
                 return -PE_EINVAL;
 
-        r = validate(file, file_size, &k);
+        r = validate(file, file_size, &k, &(const char *){NULL});
         if (r < 0)
                 return r;
 
@@ -259,7 +346,7 @@ int pe_loader_load(const uint8_t *file, size_t file_size, uint8_t *dest, size_t 
         if (!dest || !ret)
                 return -PE_EINVAL;
 
-        r = validate(file, file_size, &k);
+        r = validate(file, file_size, &k, &(const char *){NULL});
         if (r < 0)
                 return r;
         if (dest_size < k.image_size || load_address % k.alignment != 0)

@@ -149,7 +149,7 @@ int pe_parse(const uint8_t *buf, size_t size, enum pe_layout layout, struct pe_i
         return 0;
 }
 
-static bool section_name_equal(const uint8_t field[static IMAGE_SIZEOF_SHORT_NAME], const char *name)
+bool pe_section_name_equal(const uint8_t field[static IMAGE_SIZEOF_SHORT_NAME], const char *name)
 {
         size_t i;
 
@@ -166,7 +166,7 @@ static bool section_name_equal(const uint8_t field[static IMAGE_SIZEOF_SHORT_NAM
 const struct pe_section_header *pe_find_section(const struct pe_image *img, const char *name)
 {
         for (size_t i = 0; i < img->n_sections; i++)
-                if (section_name_equal(img->sections[i].Name, name))
+                if (pe_section_name_equal(img->sections[i].Name, name))
                         return &img->sections[i];
         return NULL;
 }

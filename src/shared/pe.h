@@ -3,6 +3,7 @@
 
 /* PE/COFF (Microsoft "PE Format" specification) for PE32+ images, and a parser that trusts no field. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -182,6 +183,9 @@ struct pe_image {
  *   (PointerToRawData + SizeOfRawData) within size.
  * Data directories are not checked: what their VirtualAddress means depends on the entry. */
 int pe_parse(const uint8_t *buf, size_t size, enum pe_layout layout, struct pe_image *ret);
+
+/* Whether an 8-byte section name field is exactly name (NUL-padded; a name of 8 characters fills it). */
+bool pe_section_name_equal(const uint8_t field[static IMAGE_SIZEOF_SHORT_NAME], const char *name);
 
 /* The first section whose 8-byte name field is exactly name (NUL-padded), or NULL. Never a prefix match:
  * ".linux" does not find ".linuxh" and ".linuxh" does not find ".linux". */

@@ -26,12 +26,19 @@ mk_file() {
 	head -c "$2" /dev/zero | openssl enc -aes-128-ctr -nosalt -pass "pass:$3" -pbkdf2 2>/dev/null >"$1"
 }
 
+# mk_kernel PATH SIZE SEED: like mk_file, with the headers of an EFI kernel the stub accepts (install
+# refuses kernels the stub could not start)
+mk_kernel() {
+	mk_file "$@"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/mk-kernel.py" "$1"
+}
+
 # mk_generation N [KERNEL_SEED] [SPECIALISATION...]: $GEN_ROOT/profiles/system-N-link -> a toplevel with boot.json;
 # generations with the same KERNEL_SEED share kernel and initrd. KERNEL/INITRD override the files.
 mk_generation() {
 	local n=$1 seed=${2:-k1} top=$GEN_ROOT/store/top$1-nixos-system kdir=$GEN_ROOT/store/${2:-k1}-linux-6.1.0 spec specs=''
 	local kernel=${KERNEL:-$kdir/bzImage} initrd=${INITRD:-$kdir/initrd}
-	[[ -n ${KERNEL:-} || -f $kernel ]] || mk_file "$kernel" 300000 "$seed-kernel"
+	[[ -n ${KERNEL:-} || -f $kernel ]] || mk_kernel "$kernel" 300000 "$seed-kernel"
 	[[ -n ${INITRD:-} || -f $initrd ]] || mk_file "$initrd" 200000 "$seed-initrd"
 	shift 2 || shift $#
 	for spec; do

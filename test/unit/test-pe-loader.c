@@ -492,6 +492,7 @@ SYN_MUTATION(entry_in_zero_fill_of_code, put32(buf + OPT(buf) + OPT_ENTRY, 0x17f
 SYN_MUTATION(entry_past_code, put32(buf + OPT(buf) + OPT_ENTRY, 0x1800))
 SYN_MUTATION(entry_zero, put32(buf + OPT(buf) + OPT_ENTRY, 0))
 SYN_MUTATION(entry_huge, put32(buf + OPT(buf) + OPT_ENTRY, UINT32_MAX))
+/* .bss moved onto .text: listed last, overlapping the first. */
 SYN_MUTATION(sections_unordered, put32(buf + SECTION(buf, SYN_BSS) + SEC_VA, 0x1000))
 SYN_MUTATION(sections_overlap, put32(buf + SECTION(buf, SYN_TEXT) + SEC_VSIZE, 0x1001))
 SYN_MUTATION(section_unaligned, put32(buf + SECTION(buf, SYN_DATA) + SEC_VA, 0x2200);
@@ -507,6 +508,7 @@ SYN_MUTATION(alignment_not_power_of_2, put32(buf + OPT(buf) + OPT_SECTION_ALIGNM
 SYN_MUTATION(alignment_small, put32(buf + OPT(buf) + OPT_SECTION_ALIGNMENT, 0x200))
 SYN_MUTATION(alignment_huge, put32(buf + OPT(buf) + OPT_SECTION_ALIGNMENT, 0x80000000u))
 SYN_MUTATION(image_size_zero, put32(buf + OPT(buf) + OPT_SIZE_OF_IMAGE, 0))
+SYN_MUTATION(image_size_huge, put32(buf + OPT(buf) + OPT_SIZE_OF_IMAGE, 0xfffff000u))
 SYN_MUTATION(headers_size_huge, put32(buf + OPT(buf) + OPT_SIZE_OF_HEADERS, UINT32_MAX))
 SYN_MUTATION(machine_i386, put16(buf + COFF(buf) + COFF_MACHINE, 0x014c))
 SYN_MUTATION(machine_arm64, put16(buf + COFF(buf) + COFF_MACHINE, IMAGE_FILE_MACHINE_ARM64))
@@ -547,7 +549,7 @@ static const struct {
         {"entry past code", mutate_entry_past_code, -PE_EBADMSG},
         {"entry 0", mutate_entry_zero, -PE_EBADMSG},
         {"entry 2^32-1", mutate_entry_huge, -PE_EBADMSG},
-        {"sections out of order", mutate_sections_unordered, -PE_EBADMSG},
+        {"a later section over an earlier one", mutate_sections_unordered, -PE_EBADMSG},
         {"sections overlapping", mutate_sections_overlap, -PE_EBADMSG},
         {"section not aligned", mutate_section_unaligned, -PE_EBADMSG},
         {"section over the headers", mutate_section_over_headers, -PE_EBADMSG},
@@ -560,6 +562,7 @@ static const struct {
         {"SectionAlignment 0x200", mutate_alignment_small, -PE_EOPNOTSUPP},
         {"SectionAlignment 2^31", mutate_alignment_huge, -PE_EOPNOTSUPP},
         {"SizeOfImage 0", mutate_image_size_zero, ANY_ERROR},
+        {"SizeOfImage 4 GiB - 4 KiB", mutate_image_size_huge, -PE_EBADMSG},
         {"SizeOfHeaders 2^32-1", mutate_headers_size_huge, ANY_ERROR},
         {"machine i386", mutate_machine_i386, -PE_EOPNOTSUPP},
         {"machine arm64", mutate_machine_arm64, -PE_EOPNOTSUPP},
@@ -602,6 +605,67 @@ SYN_MUTATION(entry_last_code_byte, put32(buf + OPT(buf) + OPT_ENTRY, 0x17ff - 0x
 SYN_MUTATION(no_nx_compat,
              put16(buf + OPT(buf) + OPT_DLL_CHARACTERISTICS, IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE))
 SYN_MUTATION(stripped_no_dir, mutate_relocs_stripped(buf); mutate_no_relocations(buf))
+
+/* What Linux 5.10/5.15 look like: no NX_COMPAT, sub-page SectionAlignment, the section table out of
+ * address order (.reloc and .compat before .text). */
+SYN_MUTATION(old_kernel_alignment, mutate_no_nx_compat(buf); mutate_no_relocations(buf);
+             put32(buf + OPT(buf) + OPT_SECTION_ALIGNMENT, 0x20))
+SYN_MUTATION(sections_reversed, {
+        uint8_t tmp[40];
+        mutate_no_relocations(buf);
+        memcpy(tmp, buf + SECTION(buf, SYN_DATA), 40);
+        memcpy(buf + SECTION(buf, SYN_DATA), buf + SECTION(buf, SYN_BSS), 40);
+        memcpy(buf + SECTION(buf, SYN_BSS), tmp, 40);
+})
+SYN_MUTATION(nx_small_alignment, put32(buf + OPT(buf) + OPT_SECTION_ALIGNMENT, 0x20))
+
+/* pe_loader_check()'s sentence names the requirement (what the stub and lanzatool print). */
+static void expect_reason(void (*mutate)(uint8_t *buf), const char *needle, const char *what)
+{
+        uint8_t *buf = syn_with(mutate);
+        const char *reason = NULL;
+        int r = pe_loader_check(buf, SYN_FILE_SIZE, &reason);
+
+        check(r < 0 && reason && strstr(reason, needle), "%s: %d, reason \"%s\"", what, r,
+              reason ? reason : "");
+        free(buf);
+}
+
+static void test_synthetic_old_kernels(void)
+{
+        struct pe_loaded loaded;
+        uint8_t *buf, *image;
+        const char *reason = "untouched";
+        int r;
+
+        buf = syn_with(mutate_old_kernel_alignment);
+        image = load_at(buf, SYN_FILE_SIZE, load_addresses[0], &loaded, &r);
+        check(image && !loaded.nx_compat, "SectionAlignment 0x20 without NX_COMPAT: %d", r);
+        if (image)
+                check_layout(buf, image, SYN_IMAGE_SIZE, "SectionAlignment 0x20");
+        check(pe_loader_check(buf, SYN_FILE_SIZE, &reason) == 0 && strcmp(reason, "untouched") == 0,
+              "check accepts it and leaves the reason alone");
+        free(image);
+        free(buf);
+
+        buf = syn_with(mutate_sections_reversed);
+        image = load_at(buf, SYN_FILE_SIZE, load_addresses[1], &loaded, &r);
+        check(image, "section table not in address order: %d", r);
+        if (image)
+                check_layout(buf, image, SYN_IMAGE_SIZE, "section table not in address order");
+        free(image);
+        free(buf);
+
+        expect_reason(mutate_nx_small_alignment, "NX_COMPAT", "NX_COMPAT with SectionAlignment 0x20");
+        expect_reason(mutate_sections_overlap, "overlap", "overlapping sections");
+        expect_reason(mutate_alignment_zero, "SectionAlignment", "SectionAlignment 0");
+        expect_reason(mutate_image_size_huge, "SizeOfImage", "SizeOfImage 4 GiB - 4 KiB");
+        expect_reason(mutate_image_version_0, "5.8", "MajorImageVersion 0");
+        expect_reason(mutate_machine_arm64, "x86-64", "machine arm64");
+        expect_reason(mutate_entry_in_data, "entry point", "entry in data");
+        expect_reason(mutate_reloc_highlow, "DIR64", "HIGHLOW relocation");
+        check(pe_loader_check(NULL, 0, NULL) == -PE_EINVAL, "NULL image, NULL reason");
+}
 
 static void test_synthetic_edges(void)
 {
@@ -757,6 +821,22 @@ static char *find_kernel(void)
                 found = strdup(g.gl_pathv[g.gl_pathc - 1]);
         globfree(&g);
         return found;
+}
+
+/* The kernels of other Debian releases that test/vm/kernels.sh fetched into the VM cache; NULL when absent.
+ */
+static char *other_kernel(const char *suite)
+{
+        const char *cache = getenv("LANZABOOTE_TEST_CACHE"), *home = getenv("HOME");
+        char path[PATH_MAX];
+
+        if (cache && *cache)
+                snprintf(path, sizeof(path), "%s/kernels/%s/vmlinuz", cache, suite);
+        else if (home)
+                snprintf(path, sizeof(path), "%s/.cache/lanzaboote-test/kernels/%s/vmlinuz", home, suite);
+        else
+                return NULL;
+        return access(path, R_OK) == 0 ? strdup(path) : NULL;
 }
 
 /* objdump -p's view of the kernel headers; false when objdump is unusable. */
@@ -1071,6 +1151,44 @@ static void test_kernel_fuzz(const uint8_t *file, size_t size)
                 fuzz_one(file, size, headers < size ? headers : size, 3, load_addresses[i % 2]);
 }
 
+/* Every kernel users run must pass the stub's check and load, headers as objdump reads them: Debian
+ * bullseye (5.10: SectionAlignment 0x20, no NX_COMPAT), bookworm, trixie, sid. Absent ones are reported,
+ * not failed: the VM harness fetches them (test/vm/kernels.sh), tools/test.sh before the unit tests. */
+static void test_other_kernels(void)
+{
+        static const char *const suites[] = {"bullseye", "bookworm", "trixie", "sid"};
+
+        for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+                char *path = other_kernel(suites[i]);
+                const char *reason = NULL;
+                uint8_t *kernel;
+                size_t size;
+                int r;
+
+                kernel = path ? test_read_file(path, &size) : NULL;
+                if (!kernel) {
+                        printf("%s kernel: not fetched (run test/vm/run.sh stub-kernels), skipped\n",
+                               suites[i]);
+                        free(path);
+                        continue;
+                }
+                r = pe_loader_check(kernel, size, &reason);
+                check(r == 0, "%s kernel %s refused: %s", suites[i], path, reason ? reason : "?");
+                if (r == 0) {
+                        printf("%s kernel: %s, SectionAlignment 0x%x, NX_COMPAT %s\n", suites[i], path,
+                               get32(kernel + OPT(kernel) + OPT_SECTION_ALIGNMENT),
+                               get16(kernel + OPT(kernel) + OPT_DLL_CHARACTERISTICS) &
+                                               IMAGE_DLLCHARACTERISTICS_NX_COMPAT
+                                       ? "yes"
+                                       : "no");
+                        test_kernel_objdump(path, kernel);
+                        test_kernel_load(kernel, size);
+                }
+                free(kernel);
+                free(path);
+        }
+}
+
 int main(void)
 {
         size_t size = 0, image_size, alignment;
@@ -1083,8 +1201,11 @@ int main(void)
         test_synthetic_objdump();
         test_synthetic_errors();
         test_synthetic_edges();
+        test_synthetic_old_kernels();
         test_synthetic_truncated();
         test_synthetic_fuzz();
+
+        test_other_kernels();
 
         path = find_kernel();
         kernel = path ? test_read_file(path, &size) : NULL;

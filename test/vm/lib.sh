@@ -325,6 +325,8 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 		args+=(-chardev "socket,id=chrtpm,path=$tpmdir/sock" -tpmdev 'emulator,id=tpm0,chardev=chrtpm'
 			-device "$tis,tpmdev=tpm0")
 	fi
+	# Devices a test adds, e.g. a second disk the firmware falls back to: VM_QEMU_EXTRA=(-drive ...).
+	args+=("${VM_QEMU_EXTRA[@]}")
 	mkdir -p "$VM_LOGDIR"
 	printf '%q ' timeout -k 5 "$limit" "$qemu" "${args[@]}" >"$VM_LOGDIR/$name.cmd"
 	echo >>"$VM_LOGDIR/$name.cmd"

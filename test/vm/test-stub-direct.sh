@@ -23,7 +23,7 @@ vm_assert_has "$n" '^LZBT MARKER initrd-reached'
 version=$(sed -n "s/^ *version : '\(.*\)',/\1/p" "$(dirname "${BASH_SOURCE[0]}")/../../meson.build")
 vm_assert_value "$n" 'VAR StubInfo' "$(utf16_hex "lanzaboote $version")"
 # REPORT_BOOT_PARTITION | PICK_UP_CREDENTIALS | PICK_UP_SYSEXTS | THREE_PCRS, u64 little-endian
-vm_assert_value "$n" 'VAR StubFeatures' 0f00000000000000
+vm_assert_value "$n" 'VAR StubFeatures' 0f01000000000000
 vm_assert_value "$n" 'VAR StubPcrKernelImage' "$(utf16_hex 11)"
 vm_assert_value "$n" 'VAR LoaderDevicePartUUID' "$(utf16_hex "${VM_ESP_PARTUUID,,}")"
 vm_assert_value "$n" 'VAR LoaderImageIdentifier' "$(utf16_hex '\EFI\BOOT\BOOTX64.EFI')"

@@ -11,7 +11,9 @@
 #define COMPANION_NAME_MAX 255
 /* sd-stub has no limits here. Ours only refuse what no real ESP holds, and refuse a whole archive
  * rather than leaving files out of it, so an archive is either what sd-stub would build or absent. */
-#define COMPANION_FILES_MAX        1024
+#define COMPANION_FILES_MAX 1024
+/* Entries read from one directory, matching or not: a corrupt or cyclic FAT directory ends here. */
+#define COMPANION_DIR_ENTRIES_MAX  65536
 #define COMPANION_ARCHIVE_SIZE_MAX (UINT64_C(1) << 30)
 
 #define EXTRA_DIR_SUFFIX u".extra.d"
@@ -20,6 +22,7 @@ typedef struct {
         const char *section_file; /* set: a file made from one of our sections, not from a directory */
         const CHAR16 *dir;        /* NULL: the image's own "<image path>.extra.d" */
         const CHAR16 *suffix;
+        const CHAR16 *exclude_suffix; /* names ending so are left to another archive */
         const char *target_dir;
         uint32_t dir_mode;
         uint32_t file_mode;
@@ -47,15 +50,25 @@ static const CompanionSpec companion_specs[_COMPANION_MAX] = {
                         .pcr = TPM2_PCR_KERNEL_CONFIG,
                         .description = "Global credentials initrd",
                 },
-        /* v255 picks every *.raw here; v256 started to leave *.confext.raw to a confext archive. */
+        /* v255 picked every *.raw here; since v256 *.confext.raw go to their own archive. */
         [COMPANION_SYSEXT] =
                 {
                         .suffix = u".raw",
+                        .exclude_suffix = u".confext.raw",
                         .target_dir = ".extra/sysext",
                         .dir_mode = 0555,
                         .file_mode = 0444,
                         .pcr = TPM2_PCR_SYSEXTS,
                         .description = "System extension initrd",
+                },
+        [COMPANION_CONFEXT] =
+                {
+                        .suffix = u".confext.raw",
+                        .target_dir = ".extra/confext",
+                        .dir_mode = 0555,
+                        .file_mode = 0444,
+                        .pcr = TPM2_PCR_KERNEL_CONFIG,
+                        .description = "Configuration extension initrd",
                 },
         [COMPANION_PCRSIG] =
                 {
@@ -243,7 +256,8 @@ static bool is_ascii16(const CHAR16 *s, size_t len)
 }
 
 /* sd-stub's filters, in its order; info_size bounds a name the firmware forgot to terminate. */
-static bool entry_wanted(const EFI_FILE_INFO *info, size_t info_size, const CHAR16 *suffix, size_t *ret_len)
+static bool entry_wanted(const EFI_FILE_INFO *info, size_t info_size, const CompanionSpec *spec,
+                         size_t *ret_len)
 {
         size_t max, len = 0;
 
@@ -259,7 +273,9 @@ static bool entry_wanted(const EFI_FILE_INFO *info, size_t info_size, const CHAR
                 return false;
         if (info->Attribute & EFI_FILE_DIRECTORY)
                 return false;
-        if (!endswith_no_case(info->FileName, len, suffix))
+        if (!endswith_no_case(info->FileName, len, spec->suffix))
+                return false;
+        if (spec->exclude_suffix && endswith_no_case(info->FileName, len, spec->exclude_suffix))
                 return false;
         if (!is_ascii16(info->FileName, len))
                 return false;
@@ -288,7 +304,9 @@ static EFI_STATUS item_init(const CHAR16 *name16, size_t len, Item *ret)
         return EFI_SUCCESS;
 }
 
-static EFI_STATUS items_collect(EFI_FILE *dir, const CHAR16 *path, const CHAR16 *suffix, ItemList *ret)
+/* Not logged here: the caller says once which directory failed. EFI_VOLUME_CORRUPTED after
+ * COMPANION_DIR_ENTRIES_MAX entries, EFI_OUT_OF_RESOURCES after COMPANION_FILES_MAX matching ones. */
+static EFI_STATUS items_collect(EFI_FILE *dir, const CompanionSpec *spec, ItemList *ret)
 {
         _cleanup_(item_list_free) ItemList list = {};
         _cleanup_free_ EFI_FILE_INFO *info = NULL;
@@ -299,17 +317,18 @@ static EFI_STATUS items_collect(EFI_FILE *dir, const CHAR16 *path, const CHAR16 
         if (!list.items)
                 return EFI_OUT_OF_RESOURCES;
 
-        for (;;) {
+        for (size_t n_entries = 0;; n_entries++) {
+                if (n_entries == COMPANION_DIR_ENTRIES_MAX)
+                        return EFI_VOLUME_CORRUPTED;
                 err = dir_read_entry(dir, &info, &info_size);
                 if (err != EFI_SUCCESS)
                         return err;
                 if (!info)
                         break;
-                if (!entry_wanted(info, info_size, suffix, &len))
+                if (!entry_wanted(info, info_size, spec, &len))
                         continue;
                 if (list.n == COMPANION_FILES_MAX)
-                        return log_error_status(EFI_OUT_OF_RESOURCES, "More than %u matching files in %ls.",
-                                                (unsigned)COMPANION_FILES_MAX, path);
+                        return EFI_OUT_OF_RESOURCES;
                 err = item_init(info->FileName, len, list.items + list.n);
                 if (err != EFI_SUCCESS)
                         return err;
@@ -449,9 +468,12 @@ static EFI_STATUS archive_build(EFI_FILE *root, const CHAR16 *path, const Compan
         if (err != EFI_SUCCESS)
                 return log_error_status(err, "Cannot open %ls, ignoring: %s.", path, efi_status_name(err));
 
-        err = items_collect(dir, path, spec->suffix, &items);
+        err = items_collect(dir, spec, &items);
         if (err != EFI_SUCCESS)
-                return log_error_status(err, "Cannot list %ls, ignoring: %s.", path, efi_status_name(err));
+                return log_error_status(
+                        err, "Cannot list %ls (at most %u matching files of %u entries), ignoring: %s.",
+                        path, (unsigned)COMPANION_FILES_MAX, (unsigned)COMPANION_DIR_ENTRIES_MAX,
+                        efi_status_name(err));
         if (items.n == 0) {
                 *ret = (CompanionArchive){};
                 return EFI_SUCCESS;
@@ -472,15 +494,23 @@ static EFI_STATUS archive_build(EFI_FILE *root, const CHAR16 *path, const Compan
 
 /* ---- measuring ----------------------------------------------------------------------------- */
 
-static int *measured_flag(Companions *c, uint32_t pcr)
+static int *measured_flag(Companions *c, CompanionType t)
 {
-        return pcr == TPM2_PCR_SYSEXTS ? &c->sysext_measured : &c->parameters_measured;
+        switch (t) {
+        case COMPANION_SYSEXT:
+                return &c->sysext_measured;
+        case COMPANION_CONFEXT:
+                return &c->confext_measured;
+        default:
+                return &c->parameters_measured;
+        }
 }
 
 /* The whole archive is one EV_IPL event. If that fails the archive is dropped, as sd-stub drops it:
  * nothing unmeasured reaches the kernel. */
-static void archive_measure(const CompanionSpec *spec, CompanionArchive *a, Companions *c)
+static void archive_measure(CompanionType t, CompanionArchive *a, Companions *c)
 {
+        const CompanionSpec *spec = companion_specs + t;
         bool m = false;
         EFI_STATUS err;
 
@@ -493,14 +523,14 @@ static void archive_measure(const CompanionSpec *spec, CompanionArchive *a, Comp
                 *a = (CompanionArchive){};
                 return;
         }
-        combine_measured_flag(measured_flag(c, spec->pcr), m);
+        combine_measured_flag(measured_flag(c, t), m);
 }
 
 EFI_STATUS companions_load(const EFI_LOADED_IMAGE_PROTOCOL *image, Companions *ret)
 {
         _cleanup_(file_closep) EFI_FILE *root = NULL;
         _cleanup_free_ CHAR16 *extra_dir = NULL;
-        Companions c = {.parameters_measured = -1, .sysext_measured = -1};
+        Companions c = {.parameters_measured = -1, .sysext_measured = -1, .confext_measured = -1};
         EFI_STATUS err;
 
         if (!image || !ret)
@@ -525,7 +555,7 @@ EFI_STATUS companions_load(const EFI_LOADED_IMAGE_PROTOCOL *image, Companions *r
                         continue;
                 if (archive_build(root, dir, spec, c.archives + t) != EFI_SUCCESS || !c.archives[t].data)
                         continue;
-                archive_measure(spec, c.archives + t, &c);
+                archive_measure(t, c.archives + t, &c);
         }
 
         *ret = c;
@@ -564,5 +594,5 @@ void companions_free(Companions *c)
 {
         for (CompanionType t = 0; t < _COMPANION_MAX; t++)
                 free(c->archives[t].data);
-        *c = (Companions){.parameters_measured = -1, .sysext_measured = -1};
+        *c = (Companions){.parameters_measured = -1, .sysext_measured = -1, .confext_measured = -1};
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Companion files picked up from the ESP as systemd-stub does: credentials and system extension
- * images, each set packed into a cpio archive, measured as a whole and passed as extra initrds. */
+/* Companion files picked up from the ESP as systemd-stub does: credentials, system and configuration
+ * extension images, each set packed into a cpio archive, measured as a whole and passed as extra
+ * initrds. */
 #pragma once
 
 #include "efi.h"
@@ -10,9 +11,10 @@
 typedef enum {
         COMPANION_CREDENTIALS,        /* <image>.extra.d\*.cred  -> /.extra/credentials/, PCR 12 */
         COMPANION_GLOBAL_CREDENTIALS, /* \loader\credentials\*.cred -> /.extra/global_credentials/, PCR 12 */
-        COMPANION_SYSEXT,             /* <image>.extra.d\*.raw   -> /.extra/sysext/, PCR 13 */
-        COMPANION_PCRSIG,             /* .pcrsig section  -> /.extra/tpm2-pcr-signature.json, not measured */
-        COMPANION_PCRPKEY,            /* .pcrpkey section -> /.extra/tpm2-pcr-public-key.pem, not measured */
+        COMPANION_SYSEXT,  /* <image>.extra.d\*.raw but *.confext.raw -> /.extra/sysext/, PCR 13 */
+        COMPANION_CONFEXT, /* <image>.extra.d\*.confext.raw -> /.extra/confext/, PCR 12 */
+        COMPANION_PCRSIG,  /* .pcrsig section  -> /.extra/tpm2-pcr-signature.json, not measured */
+        COMPANION_PCRPKEY, /* .pcrpkey section -> /.extra/tpm2-pcr-public-key.pem, not measured */
         _COMPANION_MAX,
 } CompanionType;
 
@@ -23,10 +25,12 @@ typedef struct {
 
 typedef struct {
         CompanionArchive archives[_COMPANION_MAX];
-        /* Tri-states as combine_measured_flag() keeps them, for StubPcrKernelParameters (PCR 12) and
-         * StubPcrInitRDSysExts (PCR 13). An archive that does not exist leaves its flag alone. */
+        /* Tri-states as combine_measured_flag() keeps them, for StubPcrKernelParameters (PCR 12),
+         * StubPcrInitRDSysExts (PCR 13) and StubPcrInitRDConfExts (PCR 12). An archive that does not
+         * exist leaves its flag alone. */
         int parameters_measured;
         int sysext_measured;
+        int confext_measured;
 } Companions;
 
 /* Builds and measures every archive for which matching files exist on the volume the image was

@@ -215,7 +215,8 @@ typedef struct {
         EFI_STATUS(EFIAPI *InstallConfigurationTable)(const EFI_GUID *Guid, void *Table);
         void *LoadImage;
         void *StartImage;
-        void *Exit;
+        EFI_STATUS(EFIAPI *Exit)
+        (EFI_HANDLE ImageHandle, EFI_STATUS ExitStatus, UINTN ExitDataSize, CHAR16 *ExitData);
         void *UnloadImage;
         void *ExitBootServices;
         void *GetNextMonotonicCount;
@@ -231,7 +232,7 @@ typedef struct {
         EFI_STATUS(EFIAPI *LocateProtocol)(const EFI_GUID *Protocol, void *Registration, void **Interface);
         EFI_STATUS(EFIAPI *InstallMultipleProtocolInterfaces)(EFI_HANDLE *Handle, ...);
         EFI_STATUS(EFIAPI *UninstallMultipleProtocolInterfaces)(EFI_HANDLE Handle, ...);
-        void *CalculateCrc32;
+        EFI_STATUS(EFIAPI *CalculateCrc32)(const void *Data, UINTN DataSize, uint32_t *Crc32);
         void *CopyMem;
         void *SetMem;
         void *CreateEventEx;

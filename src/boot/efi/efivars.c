@@ -69,6 +69,7 @@ enum {
         STUB_FEATURE_PICK_UP_CREDENTIALS = 1 << 1,
         STUB_FEATURE_PICK_UP_SYSEXTS = 1 << 2,
         STUB_FEATURE_THREE_PCRS = 1 << 3,
+        STUB_FEATURE_PICK_UP_CONFEXTS = 1 << 8,
 };
 
 static const EFI_GUID loader_guid = LOADER_GUID;
@@ -133,5 +134,6 @@ void export_stub_variables(void)
         (void)efivar_set_str16(&loader_guid, u"StubInfo", u"lanzaboote " LANZABOOTE_VERSION);
         (void)efivar_set_uint64_le(&loader_guid, u"StubFeatures",
                                    STUB_FEATURE_REPORT_BOOT_PARTITION | STUB_FEATURE_PICK_UP_CREDENTIALS |
-                                           STUB_FEATURE_PICK_UP_SYSEXTS | STUB_FEATURE_THREE_PCRS);
+                                           STUB_FEATURE_PICK_UP_SYSEXTS | STUB_FEATURE_THREE_PCRS |
+                                           STUB_FEATURE_PICK_UP_CONFEXTS);
 }

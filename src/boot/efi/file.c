@@ -87,9 +87,12 @@ EFI_STATUS file_read_exact(EFI_FILE *f, void *buf, size_t size, struct sha256_ct
         return EFI_SUCCESS;
 }
 
+/* A FAT driver asked for more room than it needed last time is broken; a few retries are plenty. */
+#define DIR_READ_RETRIES_MAX 3
+
 EFI_STATUS dir_read_entry(EFI_FILE *dir, EFI_FILE_INFO **info, size_t *info_size)
 {
-        for (;;) {
+        for (unsigned attempt = 0; attempt <= DIR_READ_RETRIES_MAX; attempt++) {
                 UINTN size = *info_size;
                 EFI_STATUS err = EFI_BUFFER_TOO_SMALL;
 
@@ -113,4 +116,5 @@ EFI_STATUS dir_read_entry(EFI_FILE *dir, EFI_FILE_INFO **info, size_t *info_size
                 }
                 return EFI_SUCCESS;
         }
+        return EFI_BUFFER_TOO_SMALL;
 }

@@ -57,7 +57,7 @@ static EFI_STATUS EFIAPI initrd_load_file(EFI_LOAD_FILE2_PROTOCOL *this, EFI_DEV
 /* LocateDevicePath() finds the handle with the longest device path that is a prefix of ours, where
  * InstallMultipleProtocolInterfaces() only refuses an identical one. The kernel uses the former to
  * find its initrd, so whatever it would find other than us means someone else answers already. */
-static EFI_STATUS check_not_registered(void)
+EFI_STATUS initrd_check_none_registered(void)
 {
         EFI_DEVICE_PATH *dp = (EFI_DEVICE_PATH *)&initrd_device_path;
         EFI_HANDLE handle;
@@ -66,9 +66,11 @@ static EFI_STATUS check_not_registered(void)
         err = BS->LocateDevicePath(&load_file2_guid, &dp, &handle);
         if (err == EFI_NOT_FOUND)
                 return EFI_SUCCESS;
-        return log_error_status(EFI_ALREADY_STARTED,
-                                "An initrd device path is already registered (%s), refusing to add ours.",
-                                efi_status_name(err));
+        return log_error_status(
+                EFI_SECURITY_VIOLATION,
+                "An initrd this boot entry does not pin is already offered to the kernel\n"
+                "  (a LINUX_INITRD_MEDIA LoadFile2 handle, e.g. a boot loader's \"initrd\" line: %s).",
+                efi_status_name(err));
 }
 
 EFI_STATUS initrd_register(const void *initrd, size_t size, EFI_HANDLE *ret_handle)
@@ -80,14 +82,15 @@ EFI_STATUS initrd_register(const void *initrd, size_t size, EFI_HANDLE *ret_hand
         if (!ret_handle || (!initrd && size > 0))
                 return EFI_INVALID_PARAMETER;
 
+        /* Checked again here, whatever the size: nothing foreign may have appeared since the stub checked.
+         */
+        err = initrd_check_none_registered();
+        if (err != EFI_SUCCESS)
+                return err;
         if (size == 0) {
                 *ret_handle = NULL;
                 return EFI_SUCCESS;
         }
-
-        err = check_not_registered();
-        if (err != EFI_SUCCESS)
-                return err;
 
         loader = xmalloc(sizeof(*loader));
         if (!loader)

@@ -5,6 +5,7 @@
  * independent of the Secure Boot state (DESIGN.md §3). */
 #include "linux.h"
 #include "device-path.h"
+#include "initrd.h"
 #include "log.h"
 #include "memory-attribute.h"
 #include "pe-loader.h"
@@ -13,7 +14,7 @@
 /* The first UEFI revision that defines EFI_MEMORY_ATTRIBUTE_PROTOCOL. */
 #define EFI_2_10_SYSTEM_TABLE_REVISION ((2U << 16) | 100U)
 
-_Static_assert(PE_LOADER_MIN_SECTION_ALIGNMENT % EFI_PAGE_SIZE == 0, "sections start on pages");
+_Static_assert(PE_LOADER_NX_MIN_SECTION_ALIGNMENT % EFI_PAGE_SIZE == 0, "W^X sections start on pages");
 
 typedef struct {
         MEMMAP_DEVICE_PATH memmap;
@@ -40,24 +41,15 @@ static EFI_STATUS pe_error_status(int r)
         }
 }
 
-#if defined(__aarch64__)
-#define KERNEL_ARCH_NAME "arm64"
-#else
-#define KERNEL_ARCH_NAME "x86-64"
-#endif
-
-static const char *pe_error_string(int r)
+EFI_STATUS linux_check(const void *kernel, size_t kernel_size)
 {
-        switch (r) {
-        case -PE_ENOEXEC:
-                return "not a PE image";
-        case -PE_EOPNOTSUPP:
-                return "unsupported, an " KERNEL_ARCH_NAME " Linux 5.8+ EFI kernel image is needed";
-        case -PE_EINVAL:
-                return "invalid argument";
-        default:
-                return "malformed PE image";
-        }
+        const char *reason = NULL;
+        int r;
+
+        r = pe_loader_check(kernel, kernel_size, &reason);
+        if (r < 0)
+                return log_error_status(pe_error_status(r), "Cannot start the kernel: %s.", reason);
+        return EFI_SUCCESS;
 }
 
 static uint64_t image_address(const KernelImage *k)
@@ -101,12 +93,15 @@ static EFI_STATUS kernel_image_load(const void *kernel, size_t kernel_size, Kern
         EFI_STATUS err;
         int r;
 
+        /* linux_check() accepted it before anything was measured, so this fails only on a broken promise. */
         r = pe_loader_inspect(kernel, kernel_size, &image_size, &alignment);
         if (r < 0)
-                return log_error_status(pe_error_status(r), "Cannot load the kernel: %s.",
-                                        pe_error_string(r));
+                return log_error_status(pe_error_status(r), "Cannot load the kernel (error %d).", r);
 
-        /* AllocatePages() only promises page alignment: take enough more to find an aligned start inside. */
+        /* AllocatePages() only promises page alignment: take enough more to find an aligned start inside.
+         * Alignments below a page (Linux 5.10: 0x20) are met by every page. */
+        if (alignment < EFI_PAGE_SIZE)
+                alignment = EFI_PAGE_SIZE;
         if (__builtin_add_overflow(image_size, alignment - EFI_PAGE_SIZE, &alloc_size) ||
             alloc_size > SIZE_MAX - EFI_PAGE_SIZE)
                 return log_error_status(EFI_OUT_OF_RESOURCES, "Kernel image too large.");
@@ -123,8 +118,7 @@ static EFI_STATUS kernel_image_load(const void *kernel, size_t kernel_size, Kern
 
         r = pe_loader_load(kernel, kernel_size, k->base, image_size, image_address(k), &k->info);
         if (r < 0)
-                return log_error_status(pe_error_status(r), "Cannot load the kernel: %s.",
-                                        pe_error_string(r));
+                return log_error_status(pe_error_status(r), "Cannot load the kernel (error %d).", r);
         sync_instruction_cache(k->base, image_size);
         return EFI_SUCCESS;
 }
@@ -226,18 +220,70 @@ static void kernel_image_free(KernelImage *k)
         pages_free(&k->pages);
 }
 
-/* The kernel is started on the stub's own image handle, as shim and systemd do: Linux's EFI stub looks up
- * the LoadedImage protocol on the handle it is given to find its command line (LoadOptions) and where it
- * was loaded (ImageBase, ImageSize). A handle of our own would need a LoadedImage the firmware knows
- * nothing about, and firmware may cast that protocol to its larger private structure. So the stub's
- * LoadedImage is patched for the kernel and put back, every field, if the kernel returns. */
-static EFI_STATUS start_kernel(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_image,
-                               const CHAR16 *cmdline, const KernelImage *k)
+/* What the stub changed for the kernel and must put back, whether the kernel returns or calls Exit(). */
+typedef struct {
+        EFI_HANDLE image_handle;
+        EFI_LOADED_IMAGE_PROTOCOL *stub_image;
+        EFI_LOADED_IMAGE_PROTOCOL saved;
+        EFI_DEVICE_PATH *file_path; /* pool memory: firmware frees FilePath when it unloads an image */
+        EFI_HANDLE initrd_handle;
+        KernelImage *kernel;
+        EFI_STATUS(EFIAPI *original_exit)(EFI_HANDLE, EFI_STATUS, UINTN, CHAR16 *);
+} KernelRun;
+
+/* Only one kernel runs at a time; the Exit() hook finds its state here. */
+static KernelRun *current_run;
+
+static void boot_services_set_exit(EFI_STATUS(EFIAPI *exit)(EFI_HANDLE, EFI_STATUS, UINTN, CHAR16 *))
 {
-        const EFI_LOADED_IMAGE_PROTOCOL saved = *stub_image;
-        /* On our stack, which outlives every look at it: the kernel either returns here, or exits boot
-         * services and never asks again. */
-        KernelDevicePath file_path = {
+        uint32_t crc = 0;
+
+        BS->Exit = exit;
+        BS->Hdr.CRC32 = 0;
+        if (BS->CalculateCrc32(BS, BS->Hdr.HeaderSize, &crc) == EFI_SUCCESS)
+                BS->Hdr.CRC32 = crc;
+}
+
+/* Everything back as it was before the kernel ran: the LoadedImage fields (the firmware owns the original
+ * FilePath and frees it when the stub is unloaded), the initrd handle (its LoadFile2 code lives in the stub
+ * image, which the firmware frees once we are gone), the kernel's memory and the Exit() hook. */
+static void kernel_run_undo(KernelRun *run)
+{
+        if (run->original_exit)
+                boot_services_set_exit(run->original_exit);
+        run->original_exit = NULL;
+        *run->stub_image = run->saved;
+        free(run->file_path);
+        run->file_path = NULL;
+        (void)initrd_unregister(run->initrd_handle);
+        run->initrd_handle = NULL;
+        kernel_image_free(run->kernel);
+        current_run = NULL;
+}
+
+/* A kernel whose EFI stub fails calls Exit() on the handle it was started with, ours: the firmware then
+ * unloads the stub and returns to systemd-boot without passing through our code again. Undo everything
+ * first, so the next entry finds no stale initrd and the firmware frees only what it allocated. */
+static EFI_STATUS EFIAPI exit_hook(EFI_HANDLE image_handle, EFI_STATUS status, UINTN data_size, CHAR16 *data)
+{
+        KernelRun *run = current_run;
+        EFI_STATUS(EFIAPI * original)(EFI_HANDLE, EFI_STATUS, UINTN, CHAR16 *);
+
+        if (!run)
+                return EFI_INVALID_PARAMETER;
+        original = run->original_exit;
+        if (image_handle == run->image_handle)
+                kernel_run_undo(run);
+        return original(image_handle, status, data_size, data);
+}
+
+static EFI_DEVICE_PATH *kernel_device_path(const KernelImage *k)
+{
+        KernelDevicePath *dp = xmalloc(sizeof(*dp));
+
+        if (!dp)
+                return NULL;
+        *dp = (KernelDevicePath){
                 .memmap.Header.Type = HARDWARE_DEVICE_PATH,
                 .memmap.Header.SubType = HW_MEMMAP_DP,
                 .memmap.Header.Length = {sizeof(MEMMAP_DEVICE_PATH), 0},
@@ -247,6 +293,17 @@ static EFI_STATUS start_kernel(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCO
                 .memmap.EndingAddress = image_address(k) + k->info.image_size - 1,
                 .end = DEVICE_PATH_END_NODE,
         };
+        return &dp->memmap.Header;
+}
+
+/* The kernel is started on the stub's own image handle, as shim and systemd do: Linux's EFI stub looks up
+ * the LoadedImage protocol on the handle it is given to find its command line (LoadOptions) and where it
+ * was loaded (ImageBase, ImageSize). A handle of our own would need a LoadedImage the firmware knows
+ * nothing about, and firmware may cast that protocol to its larger private structure. So the stub's
+ * LoadedImage is patched for the kernel and put back, every field, if the kernel returns or exits. */
+static EFI_STATUS start_kernel(KernelRun *run, const CHAR16 *cmdline)
+{
+        const KernelImage *k = run->kernel;
         /* UTF-16 with its NUL, as the kernel and systemd's PCR predictions expect. */
         size_t options_size = strsize16(cmdline);
         EFI_IMAGE_ENTRY_POINT entry;
@@ -254,41 +311,48 @@ static EFI_STATUS start_kernel(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCO
 
         if (options_size > UINT32_MAX)
                 return log_error_status(EFI_INVALID_PARAMETER, "Kernel command line too long.");
+        run->file_path = kernel_device_path(k);
+        if (!run->file_path)
+                return log_error_status(EFI_OUT_OF_RESOURCES, "No memory for the kernel's device path.");
 
-        stub_image->ImageBase = k->base;
-        stub_image->ImageSize = k->info.image_size;
-        stub_image->FilePath = &file_path.memmap.Header;
+        run->saved = *run->stub_image;
+        run->stub_image->ImageBase = k->base;
+        run->stub_image->ImageSize = k->info.image_size;
+        run->stub_image->FilePath = run->file_path;
         /* Also when there is no command line: the kernel must not see the options the stub was started
          * with, which did not pass our command line policy. */
-        stub_image->LoadOptions = (void *)cmdline;
-        stub_image->LoadOptionsSize = (uint32_t)options_size;
+        run->stub_image->LoadOptions = (void *)cmdline;
+        run->stub_image->LoadOptionsSize = (uint32_t)options_size;
+        run->original_exit = BS->Exit;
+        current_run = run;
+        boot_services_set_exit(exit_hook);
 
         entry = (EFI_IMAGE_ENTRY_POINT)(uintptr_t)(image_address(k) + k->info.entry_point);
-        err = entry(parent_image, ST);
+        err = entry(run->image_handle, ST);
 
-        *stub_image = saved;
-        return err;
+        kernel_run_undo(run);
+        return log_error_status(err, "The kernel returned: %s.", efi_status_name(err));
 }
 
 EFI_STATUS linux_exec(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_image, const CHAR16 *cmdline,
-                      const void *kernel, size_t kernel_size)
+                      const void *kernel, size_t kernel_size, const void *initrd, size_t initrd_size)
 {
-        _cleanup_(kernel_image_free) KernelImage k = {};
+        KernelImage k = {};
+        KernelRun run = {.image_handle = parent_image, .stub_image = stub_image, .kernel = &k};
         EFI_STATUS err;
 
-        if (!parent_image || !stub_image || !kernel)
+        if (!parent_image || !stub_image || !kernel || !cmdline)
                 return EFI_INVALID_PARAMETER;
 
         err = kernel_image_load(kernel, kernel_size, &k);
-        if (err != EFI_SUCCESS)
-                return err;
-
-        if (k.info.nx_compat) {
+        if (err == EFI_SUCCESS && k.info.nx_compat)
                 err = kernel_image_protect(&k);
-                if (err != EFI_SUCCESS)
-                        return err;
+        if (err == EFI_SUCCESS)
+                err = initrd_register(initrd, initrd_size, &run.initrd_handle);
+        if (err != EFI_SUCCESS) {
+                (void)initrd_unregister(run.initrd_handle);
+                kernel_image_free(&k);
+                return err;
         }
-
-        err = start_kernel(parent_image, stub_image, cmdline, &k);
-        return log_error_status(err, "The kernel returned: %s", efi_status_name(err));
+        return start_kernel(&run, cmdline);
 }

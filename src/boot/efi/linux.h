@@ -4,9 +4,14 @@
 #include "efi.h"
 #include "loaded-image.h"
 
-/* Loads the kernel PE image (already verified, read into memory) with our own loader and calls its EFI
- * entry point with the stub's image handle, parent_image, whose LoadedImage protocol is stub_image: the
- * kernel finds its command line (cmdline, may be NULL for none) and its image there. The initrd must be
- * registered before. Returns only if the kernel does, with its status, everything restored and freed. */
+/* The stub's part of the kernel loadability check, before anything is measured: pe_loader_check() with
+ * its reason on the console. EFI_UNSUPPORTED for a kernel we cannot start, EFI_LOAD_ERROR if malformed. */
+EFI_STATUS linux_check(const void *kernel, size_t kernel_size);
+
+/* Loads the kernel PE image (already verified, read into memory) with our own loader, registers the initrd
+ * (may be empty) on the LINUX_INITRD_MEDIA device path and calls the kernel's EFI entry point with the
+ * stub's image handle, parent_image, whose LoadedImage protocol is stub_image: the kernel finds its
+ * command line there. Returns only if the kernel does, with its status, everything restored and freed;
+ * if the kernel calls Exit() instead, the same is undone before the firmware unloads the stub. */
 EFI_STATUS linux_exec(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_image, const CHAR16 *cmdline,
-                      const void *kernel, size_t kernel_size);
+                      const void *kernel, size_t kernel_size, const void *initrd, size_t initrd_size);

@@ -17,6 +17,8 @@ EFI_STATUS sections_find(const void *image_base, uint64_t image_size, StubSectio
 {
         struct pe_image img;
         StubSections s = {};
+        enum uki_layout_problem problem;
+        const char *name = NULL;
         int r;
 
         if (!image_base || image_size > SIZE_MAX)
@@ -24,6 +26,10 @@ EFI_STATUS sections_find(const void *image_base, uint64_t image_size, StubSectio
         r = pe_parse(image_base, (size_t)image_size, PE_LAYOUT_MEMORY, &img);
         if (r < 0)
                 return log_error_status(EFI_LOAD_ERROR, "Our own PE image is malformed (error %d).", r);
+        problem = uki_check_layout(&img, &name);
+        if (problem != UKI_LAYOUT_OK)
+                return log_error_status(EFI_UNSUPPORTED, "This boot entry's %s section %s.", name,
+                                        uki_layout_problem_string(problem));
 
         for (enum unified_section i = 0; i < _UNIFIED_SECTION_MAX; i++)
                 s.unified[i] = section_get(&img, unified_sections[i]);

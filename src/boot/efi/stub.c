@@ -65,10 +65,12 @@ static EFI_STATUS load_external(EFI_FILE *root, const char *what, const Section 
         if (hash->size != SHA256_DIGEST_SIZE)
                 return log_error_status(EFI_INVALID_PARAMETER, "The %s hash section is %zu bytes, not %u.",
                                         what, hash->size, SHA256_DIGEST_SIZE);
-        path16 = xstrn8_to_16((const char *)path->data, path->size, true);
-        if (!path16 || path->size == 0 || path16[0] != '\\')
+        if (!uki_esp_path_valid((const char *)path->data, path->size))
                 return log_error_status(EFI_INVALID_PARAMETER,
-                                        "The %s path section is not an absolute ESP path.", what);
+                                        "The %s path section is not a plain absolute ESP path.", what);
+        path16 = xstrn8_to_16((const char *)path->data, path->size, true);
+        if (!path16)
+                return log_error_status(EFI_OUT_OF_RESOURCES, "No memory for the %s path.", what);
         hex_digest(hash->data, expected);
 
         err = file_open(root, path16, &f);
@@ -142,9 +144,6 @@ static EFI_STATUS load_payloads(EFI_LOADED_IMAGE_PROTOCOL *image, const StubSect
         return EFI_SUCCESS;
 }
 
-/* PCR 11: every UKI section present, in systemd's canonical order, as a name event and a data
- * event; in external mode the verified kernel and initrd bytes stand in for the path sections,
- * so that systemd-measure predicts the value from the same files. */
 static void measure_one(uint32_t pcr, const void *data, size_t size, const char *description, int *flag)
 {
         bool measured = false;
@@ -155,7 +154,8 @@ static void measure_one(uint32_t pcr, const void *data, size_t size, const char 
 
 /* PCR 11: every UKI section present, in systemd's canonical order, as a name event and a data
  * event; in external mode the verified kernel and initrd bytes stand in for the path sections,
- * so that systemd-measure predicts the value from the same files. */
+ * so that systemd-measure predicts the value from the same files. .splash is measured like every
+ * other section, as sd-stub does, but never shown: the measurement does not depend on display. */
 static void measure_sections(const StubSections *s, const Payload *kernel, const Payload *initrd)
 {
         int measured = -1;
@@ -180,56 +180,83 @@ static void measure_sections(const StubSections *s, const Payload *kernel, const
                                              TPM2_PCR_KERNEL_BOOT);
 }
 
-/* The embedded .cmdline, unless the loader passed one and the rules let it win (never with Secure
- * Boot on and a .cmdline present). Only a loader line is measured here, into PCR 12: the embedded
- * one is part of PCR 11 already. */
+/* The embedded .cmdline, unless the loader passed one and the rules of cmdline.h let it win (never
+ * with Secure Boot on and a .cmdline present; never a line that is whitespace only). Nothing is
+ * measured here: see measure_command_line(). */
 static EFI_STATUS settle_command_line(const EFI_LOADED_IMAGE_PROTOCOL *image, const Section *embedded,
-                                      int *parameters_measured, CHAR16 **ret)
+                                      CHAR16 **ret, bool *ret_from_loader)
 {
         _cleanup_free_ CHAR16 *buf = NULL;
-        bool from_loader;
-        size_t units, len;
+        size_t units, len = 0;
         int r;
 
-        from_loader = cmdline_use_load_options(secure_boot_enabled(), embedded->size > 0, false,
-                                               image->LoadOptions, image->LoadOptionsSize);
-        units = from_loader ? cmdline_load_options_units(image->LoadOptionsSize)
-                            : cmdline_utf8_units(embedded->size);
+        if (cmdline_use_load_options(secure_boot_enabled(), embedded->size > 0, false, image->LoadOptions,
+                                     image->LoadOptionsSize)) {
+                units = cmdline_load_options_units(image->LoadOptionsSize);
+                if (units == 0 || !(buf = xmalloc(units * sizeof(CHAR16))))
+                        return log_error_status(EFI_OUT_OF_RESOURCES, "No memory for the command line.");
+                r = cmdline_from_load_options(image->LoadOptions, image->LoadOptionsSize, buf, units, &len);
+                if (r < 0)
+                        return log_error_status(EFI_INVALID_PARAMETER,
+                                                "Cannot convert the loader's command line (error %d).", r);
+                if (len > 0) {
+                        *ret = TAKE_PTR(buf);
+                        *ret_from_loader = true;
+                        return EFI_SUCCESS;
+                }
+                free(TAKE_PTR(buf));
+        }
+
+        units = cmdline_utf8_units(embedded->size);
         if (units == 0 || !(buf = xmalloc(units * sizeof(CHAR16))))
                 return log_error_status(EFI_OUT_OF_RESOURCES, "No memory for the command line.");
-        r = from_loader
-                    ? cmdline_from_load_options(image->LoadOptions, image->LoadOptionsSize, buf, units, &len)
-                    : cmdline_from_utf8((const char *)embedded->data, embedded->size, buf, units, &len);
+        r = cmdline_from_utf8((const char *)embedded->data, embedded->size, buf, units, &len);
         if (r < 0)
                 return log_error_status(EFI_INVALID_PARAMETER, "Cannot convert the command line (error %d).",
                                         r);
-        if (from_loader) {
-                bool measured = false;
-                (void)tpm_log_load_options(buf, &measured);
-                combine_measured_flag(parameters_measured, measured);
-        }
         *ret = TAKE_PTR(buf);
+        *ret_from_loader = false;
         return EFI_SUCCESS;
 }
 
-/* The initrd the kernel gets: ours first, because the kernel looks for early microcode only in
- * the first cpio, zero-padded to 4 bytes, then the companion archives. Without companions the
- * initrd is passed in place. */
-static EFI_STATUS combine_initrds(const Payload *initrd, const Companions *c, Payload *ret)
+/* Only a loader's command line is measured, into PCR 12: the embedded one is part of PCR 11. */
+static void measure_command_line(const CHAR16 *cmdline, bool from_loader, int *ret_measured)
 {
-        size_t size = ALIGN_UP(initrd->size, 4), n = 0;
+        bool measured = false;
+
+        if (!from_loader)
+                return;
+        (void)tpm_log_load_options(cmdline, &measured);
+        *ret_measured = measured;
+}
+
+/* The initrd the kernel gets, each piece zero-padded to 4 bytes, in sd-stub's order (v256+): .ucode
+ * first, because the kernel looks for early microcode only in the first cpio, then ours, then the
+ * companion archives. A single piece is passed in place. */
+static EFI_STATUS combine_initrds(const StubSections *s, const Payload *initrd, const Companions *c,
+                                  Payload *ret)
+{
+        const Section *ucode = &s->unified[UNIFIED_SECTION_UCODE];
+        Section pieces[2 + _COMPANION_MAX] = {
+                {ucode->data, ucode->size},
+                {initrd->data, initrd->size},
+        };
+        size_t size = 0, n = 0, last = 0;
         uint8_t *p;
         EFI_STATUS err;
 
-        if (size < initrd->size)
-                return EFI_OUT_OF_RESOURCES;
-        for (CompanionType t = 0; t < _COMPANION_MAX; t++) {
-                n += c->archives[t].size > 0;
-                if (__builtin_add_overflow(size, c->archives[t].size, &size))
-                        return EFI_OUT_OF_RESOURCES;
+        for (CompanionType t = 0; t < _COMPANION_MAX; t++)
+                pieces[2 + t] = (Section){(const uint8_t *)c->archives[t].data, c->archives[t].size};
+        for (size_t i = 0; i < ELEMENTSOF(pieces); i++) {
+                if (pieces[i].size == 0)
+                        continue;
+                n++, last = i;
+                if (__builtin_add_overflow(size, ALIGN_UP(pieces[i].size, 4), &size) ||
+                    ALIGN_UP(pieces[i].size, 4) < pieces[i].size)
+                        return log_error_status(EFI_OUT_OF_RESOURCES, "The combined initrd is too large.");
         }
-        if (n == 0) {
-                *ret = (Payload){.data = initrd->data, .size = initrd->size};
+        if (n <= 1) {
+                *ret = (Payload){.data = pieces[last].data, .size = pieces[last].size};
                 return EFI_SUCCESS;
         }
 
@@ -240,13 +267,10 @@ static EFI_STATUS combine_initrds(const Payload *initrd, const Companions *c, Pa
         p = pages_ptr(&combined.pages);
         combined.data = p;
         memset(p, 0, size);
-        if (initrd->size > 0)
-                memcpy(p, initrd->data, initrd->size);
-        p += ALIGN_UP(initrd->size, 4);
-        for (CompanionType t = 0; t < _COMPANION_MAX; t++) {
-                if (c->archives[t].size > 0)
-                        memcpy(p, c->archives[t].data, c->archives[t].size);
-                p += c->archives[t].size;
+        for (size_t i = 0; i < ELEMENTSOF(pieces); i++) {
+                if (pieces[i].size > 0)
+                        memcpy(p, pieces[i].data, pieces[i].size);
+                p += ALIGN_UP(pieces[i].size, 4);
         }
         *ret = combined;
         return EFI_SUCCESS;
@@ -261,25 +285,44 @@ static void export_pcr_variables(const Companions *c)
                                              TPM2_PCR_KERNEL_CONFIG);
         if (c->sysext_measured > 0)
                 (void)efivar_set_uint_string(&loader_guid, u"StubPcrInitRDSysExts", TPM2_PCR_SYSEXTS);
+        if (c->confext_measured > 0)
+                (void)efivar_set_uint_string(&loader_guid, u"StubPcrInitRDConfExts", TPM2_PCR_KERNEL_CONFIG);
 }
 
-static EFI_STATUS boot(EFI_HANDLE image_handle, EFI_LOADED_IMAGE_PROTOCOL *image, const CHAR16 *cmdline,
-                       const Payload *kernel, const Payload *initrd, const Section *dtb)
+/* What must hold before anything is measured: the kernel is one our loader can start, and no initrd
+ * that this entry did not pin is offered to it. Checked for every entry, with or without an initrd of
+ * its own: a Type #1 entry's "initrd" line registers one before we run. */
+static EFI_STATUS check_boot_preconditions(const Payload *kernel)
 {
-        _cleanup_(initrd_unregisterp) EFI_HANDLE initrd_handle = NULL;
-        _cleanup_(devicetree_restore) Devicetree devicetree = {};
         EFI_STATUS err;
 
-        err = devicetree_install(dtb->data, dtb->size, &devicetree);
+        err = linux_check(kernel->data, kernel->size);
         if (err != EFI_SUCCESS)
                 return err;
-        err = initrd_register(initrd->data, initrd->size, &initrd_handle);
-        if (err != EFI_SUCCESS)
-                return log_error_status(err, "Cannot register the initrd: %s.", efi_status_name(err));
-        err = linux_exec(image_handle, image, cmdline, kernel->data, kernel->size);
-        return log_error_status(err, "The kernel returned: %s.", efi_status_name(err));
+        return initrd_check_none_registered();
 }
 
+static EFI_STATUS boot(EFI_HANDLE image_handle, EFI_LOADED_IMAGE_PROTOCOL *image, const StubSections *s,
+                       const CHAR16 *cmdline, const Payload *kernel, const Payload *initrd)
+{
+        const Section *dtb = &s->unified[UNIFIED_SECTION_DTB];
+        Devicetree devicetree = {};
+        EFI_STATUS err;
+
+        if (dtb->size > 0) {
+                err = devicetree_install(dtb->data, dtb->size, &devicetree);
+                if (err != EFI_SUCCESS)
+                        return err;
+        }
+        err = linux_exec(image_handle, image, cmdline, kernel->data, kernel->size, initrd->data,
+                         initrd->size);
+        devicetree_restore(&devicetree);
+        return err;
+}
+
+/* The checklist: read and verify everything, then measure, then boot. Nothing is measured before every
+ * check passed, so a refused entry leaves PCR 11, 12 and 13 as they were and the fallback entry still
+ * unseals. */
 static EFI_STATUS run(EFI_HANDLE image_handle)
 {
         static const EFI_GUID loaded_image_guid = EFI_LOADED_IMAGE_PROTOCOL_GUID;
@@ -288,17 +331,17 @@ static EFI_STATUS run(EFI_HANDLE image_handle)
         _cleanup_free_ CHAR16 *cmdline = NULL;
         EFI_LOADED_IMAGE_PROTOCOL *image;
         StubSections sections;
+        bool cmdline_from_loader;
         int cmdline_measured = -1;
         EFI_STATUS err;
 
+        /* 1. Read and verify: our sections, the kernel and initrd they pin, the command line. */
         err = BS->HandleProtocol(image_handle, &loaded_image_guid, (void **)&image);
         if (err != EFI_SUCCESS)
                 return log_error_status(err, "Cannot get our own loaded image: %s.", efi_status_name(err));
-
         err = sections_find(image->ImageBase, image->ImageSize, &sections);
         if (err != EFI_SUCCESS)
                 return err;
-
         err = load_payloads(image, &sections, &kernel, &initrd);
         if (err != EFI_SUCCESS)
                 return err;
@@ -306,43 +349,54 @@ static EFI_STATUS run(EFI_HANDLE image_handle)
                                sections.unified[UNIFIED_SECTION_DTB].size);
         if (err != EFI_SUCCESS)
                 return err;
+        err = settle_command_line(image, &sections.unified[UNIFIED_SECTION_CMDLINE], &cmdline,
+                                  &cmdline_from_loader);
+        if (err != EFI_SUCCESS)
+                return err;
 
+        /* 2. Check that the kernel can start, with no initrd but ours. */
+        err = check_boot_preconditions(&kernel);
+        if (err != EFI_SUCCESS)
+                return err;
+
+        /* 3. Measure: PCR 11, then PCR 12 (command line, credentials, confexts) and 13 (sysexts). */
         measure_sections(&sections, &kernel, &initrd);
         export_loader_variables(image->DeviceHandle, image->FilePath);
         export_stub_variables();
-
-        err = settle_command_line(image, &sections.unified[UNIFIED_SECTION_CMDLINE], &cmdline_measured,
-                                  &cmdline);
-        if (err != EFI_SUCCESS)
-                return err;
-
+        measure_command_line(cmdline, cmdline_from_loader, &cmdline_measured);
         (void)companions_load(image, &companions);
+        if (cmdline_measured >= 0)
+                combine_measured_flag(&companions.parameters_measured, cmdline_measured > 0);
         companions_add_pcr_policy(&companions, sections.pcrsig.data, sections.pcrsig.size,
                                   sections.unified[UNIFIED_SECTION_PCRPKEY].data,
                                   sections.unified[UNIFIED_SECTION_PCRPKEY].size);
-        if (cmdline_measured >= 0)
-                combine_measured_flag(&companions.parameters_measured, cmdline_measured > 0);
         export_pcr_variables(&companions);
 
-        err = combine_initrds(&initrd, &companions, &initrd_all);
+        /* 4. Boot. */
+        err = combine_initrds(&sections, &initrd, &companions, &initrd_all);
         if (err != EFI_SUCCESS)
                 return err;
-
-        return boot(image_handle, image, cmdline, &kernel, &initrd_all,
-                    &sections.unified[UNIFIED_SECTION_DTB]);
+        return boot(image_handle, image, &sections, cmdline, &kernel, &initrd_all);
 }
 
 /* Tell the user what to do, give them time to read it, and hand the error back to the boot menu:
- * never hang, never power off, so another entry can be picked. */
+ * never hang, never power off, so another entry can be picked. Keys typed before the message appeared
+ * (meant for the boot menu, or repeated) are dropped first, so only a key pressed after reading it
+ * ends the wait early. */
+#define ERROR_SCREEN_WAIT_STEPS 100
+#define ERROR_SCREEN_STEP_USEC  (100 * 1000)
+
 static void error_screen(void)
 {
         log_error("This boot entry cannot be started. Pick another entry in the boot menu; once\n"
                   "the system is up, run 'lanzatool verify' and reinstall with 'lanzatool install'.");
-        for (unsigned i = 0; i < 100; i++) {
+        if (ST->ConIn)
+                (void)ST->ConIn->Reset(ST->ConIn, false);
+        for (unsigned i = 0; i < ERROR_SCREEN_WAIT_STEPS; i++) {
                 EFI_INPUT_KEY key;
                 if (ST->ConIn && ST->ConIn->ReadKeyStroke(ST->ConIn, &key) == EFI_SUCCESS)
                         break;
-                (void)BS->Stall(100 * 1000);
+                (void)BS->Stall(ERROR_SCREEN_STEP_USEC);
         }
 }
 
