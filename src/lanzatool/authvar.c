@@ -32,7 +32,6 @@ const struct efi_guid efi_cert_type_pkcs7_guid =
 #define ESL_HDR_SIZE_OFFSET   20u
 #define ESL_SIG_SIZE_OFFSET   24u
 #define ESL_OWNER_SIZE        EFI_GUID_SIZE
-#define SHA256_SIGNATURE_SIZE 32u
 
 /* [UEFI] 8.2.2 EFI_VARIABLE_AUTHENTICATION_2: TimeStamp (EFI_TIME), then AuthInfo, a
  * WIN_CERTIFICATE_UEFI_GUID: Hdr {dwLength u32, wRevision u16, wCertificateType u16}, CertType (GUID) and
@@ -246,6 +245,22 @@ int esl_append_x509(struct blob *esl, const struct efi_guid *owner, X509 *certif
                 r = esl_put_entry(esl, owner, der, (size_t)size);
         if (r < 0)
                 esl->size = old_size; /* the list is all or nothing */
+        return r;
+}
+
+int esl_append_sha256(struct blob *esl, const struct efi_guid *owner, const uint8_t (*digests)[SHA256_SIGNATURE_SIZE],
+                      size_t n)
+{
+        size_t old_size = esl->size;
+        int r;
+
+        if (n == 0)
+                return 0;
+        r = esl_put_header(esl, &efi_cert_sha256_guid, n, SHA256_SIGNATURE_SIZE);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = esl_put_entry(esl, owner, digests[i], SHA256_SIGNATURE_SIZE);
+        if (r < 0)
+                esl->size = old_size;
         return r;
 }
 

@@ -94,6 +94,12 @@ struct esl_entry {
  * `cert-to-efi-sig-list -g OWNER` writes. */
 int esl_append_x509(struct blob *esl, const struct efi_guid *owner, X509 *certificate);
 
+/* Appends one EFI_SIGNATURE_LIST of type EFI_CERT_SHA256 holding the n digests (Authenticode hashes of
+ * images), each owned by owner; nothing when n is 0. */
+#define SHA256_SIGNATURE_SIZE 32
+int esl_append_sha256(struct blob *esl, const struct efi_guid *owner, const uint8_t (*digests)[SHA256_SIGNATURE_SIZE],
+                      size_t n);
+
 /* Checks that data is zero or more well-formed EFI_SIGNATURE_LISTs, back to back (formats.md §3.2), and
  * returns their entries, in order; *ret_entries is NULL when there are none. Lists with a
  * SignatureHeader are refused: no standard signature type has one. */

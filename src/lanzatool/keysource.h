@@ -33,6 +33,10 @@ int keysource_bundle_key(const char *dir, const char *name, char **ret_spec, cha
  * operations go through it. */
 int keysource_load_pkcs11(const char *uri, EVP_PKEY **ret, char **reterr_message);
 
+/* As ssh does for its keys: warns, naming the file and its mode, when what, a private key or a PIN file,
+ * is readable or writable by anyone but its owner (any of the mode bits 077). fd is open on path. */
+void keysource_warn_exposed(int fd, const char *path, const char *what);
+
 /* Unloads the engine and the PKCS#11 module, once every key loaded from a token is freed. Called at
  * the end of main(), not from an exit handler: by then a module's own static destructors (C++ in
  * SoftHSM2) and OpenSSL's cleanup may have run, and closing the token's sessions would crash. */

@@ -14,8 +14,12 @@ enum json_mode {
 };
 
 /* Command-line state shared by the verbs, as bootctl keeps its arg_* globals. */
+#define ESP_PATHS_MAX 8
+
 struct arguments {
-        const char *esp_path;
+        const char *esp_path; /* the first --esp-path, NULL: found as bootctl does */
+        const char *esp_paths[ESP_PATHS_MAX];
+        size_t n_esp_paths;
         const char *pki_bundle;
         const char *stub;
         const char *systemd_boot;
@@ -55,3 +59,4 @@ int verb_rotate_keys(int argc, char *argv[]);
 int verb_measure(int argc, char *argv[]);
 int verb_create_keys(int argc, char *argv[]);
 int verb_enroll_keys(int argc, char *argv[]);
+int verb_list_enrolled_keys(int argc, char *argv[]);
