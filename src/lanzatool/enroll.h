@@ -40,8 +40,8 @@ struct enroll_options {
         const char *add_kek_certs[ENROLL_EXTRA_CERTS_MAX];
         size_t n_add_kek_certs;
         const char *tpm_eventlog_path; /* NULL: the kernel's, TCG_EVENT_LOG_PATH */
-        bool tpm_eventlog;             /* add the logged option ROMs' digests to db (sbctl's --tpm-eventlog) */
-        bool allow_brick;              /* --yes-this-might-brick-my-machine */
+        bool tpm_eventlog; /* add the logged option ROMs' digests to db (sbctl's --tpm-eventlog) */
+        bool allow_brick;  /* --yes-this-might-brick-my-machine */
 };
 
 /* The variables' new values (signature lists) and their signed update payloads. */

@@ -77,7 +77,7 @@ static void certificate_path(const char *dir, enum secure_boot_key k, char ret[s
         snprintf(ret, PATH_MAX, "%s/" KEYS_DIR "/%s/%s.pem", dir, key_names[k], key_names[k]);
 }
 
-int keys_load(const char *dir, struct keys *ret)
+int keys_load_some(const char *dir, unsigned private_keys, struct keys *ret)
 {
         struct keys k = {};
         int r;
@@ -87,9 +87,10 @@ int keys_load(const char *dir, struct keys *ret)
                 char certificate[PATH_MAX], *message = NULL, *key_spec = NULL;
 
                 certificate_path(dir, i, certificate);
+                if (!(private_keys & KEY_BIT(i)))
+                        r = authenticode_certificate_load(certificate, &k.signer[i].certificate, &message);
                 /* keys/X/X.uri, when present, names a key in a PKCS#11 token instead of X.key. */
-                r = keysource_bundle_key(dir, key_names[i], &key_spec, &message);
-                if (r >= 0)
+                else if ((r = keysource_bundle_key(dir, key_names[i], &key_spec, &message)) >= 0)
                         r = authenticode_signer_load(key_spec, certificate, &k.signer[i], &message);
                 if (r < 0)
                         log_error("%s", message ?: strerror(-r));
@@ -104,6 +105,11 @@ int keys_load(const char *dir, struct keys *ret)
         }
         *ret = k;
         return 0;
+}
+
+int keys_load(const char *dir, struct keys *ret)
+{
+        return keys_load_some(dir, KEYS_ALL, ret);
 }
 
 void keys_done(struct keys *k)

@@ -31,7 +31,7 @@
 #define PIN_SOURCE_FILE_PREFIX   "file:"
 /* ssh's rule for private keys: no bits for group or others. */
 #define EXPOSED_MODE_BITS 0077
-#define KEY_URI_MAX_SIZE         4096
+#define KEY_URI_MAX_SIZE  4096
 
 /* One engine, loaded on first use and released by keysource_release(), after every key it backs is gone. */
 static struct pkcs11_state {
@@ -137,8 +137,8 @@ void keysource_warn_exposed(int fd, const char *path, const char *what)
 
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & EXPOSED_MODE_BITS))
                 return;
-        log_warning("%s: %s with mode %04o, accessible by %s; only its owner should read it (chmod 0400)", path,
-                    what, (unsigned)(st.st_mode & 07777),
+        log_warning("%s: %s with mode %04o, accessible by %s; only its owner should read it (chmod 0400)",
+                    path, what, (unsigned)(st.st_mode & 07777),
                     st.st_mode & 0007 ? "everyone" : "its group");
 }
 

@@ -107,12 +107,14 @@ static bool has_digest(const struct esl_entry *entries, size_t n, const uint8_t 
 {
         for (size_t i = 0; i < n; i++)
                 if (efi_guid_equal(&entries[i].type, &efi_cert_sha256_guid) &&
-                    entries[i].size == SHA256_DIGEST_SIZE && memcmp(entries[i].data, digest, SHA256_DIGEST_SIZE) == 0)
+                    entries[i].size == SHA256_DIGEST_SIZE &&
+                    memcmp(entries[i].data, digest, SHA256_DIGEST_SIZE) == 0)
                         return true;
         return false;
 }
 
-int option_roms_cover(const struct option_roms *roms, const uint8_t *db, size_t size, const char **ret_ca_name)
+int option_roms_cover(const struct option_roms *roms, const uint8_t *db, size_t size,
+                      const char **ret_ca_name)
 {
         _cleanup_free_ struct esl_entry *entries = NULL;
         size_t n, covered = 0;

@@ -46,4 +46,5 @@ enum option_roms_cover {
         OPTION_ROMS_BY_DIGEST,
 };
 
-int option_roms_cover(const struct option_roms *roms, const uint8_t *db, size_t size, const char **ret_ca_name);
+int option_roms_cover(const struct option_roms *roms, const uint8_t *db, size_t size,
+                      const char **ret_ca_name);

@@ -224,15 +224,18 @@ static void test_guard(void)
 
         check(guard(&ours, none_path, false) == 0, "no option ROMs: enrolled");
         check(guard(&ours, one_path, false) == -EPERM, "an option ROM, our certificate alone: refused");
-        check(guard(&more, one_path, false) == -EPERM, "an option ROM, an unrelated certificate in db: refused");
+        check(guard(&more, one_path, false) == -EPERM,
+              "an option ROM, an unrelated certificate in db: refused");
         check(guard(&digests, one_path, false) == 0, "an option ROM, its digest in db: enrolled");
         check(guard(&wrong, one_path, false) == -EPERM, "an option ROM, another digest in db: refused");
-        check(guard(&ours, one_path, true) == 0, "an option ROM, --yes-this-might-brick-my-machine: enrolled");
+        check(guard(&ours, one_path, true) == 0,
+              "an option ROM, --yes-this-might-brick-my-machine: enrolled");
         check(enroll_guard(&ours, &(struct enroll_options){.tpm_eventlog_path = one_path,
                                                            .firmware_builtin = true}) == 0,
               "an option ROM, db keeping dbDefault: enrolled");
         check(guard(&ours, broken_path, false) == -EBADMSG, "a broken log: refused");
-        check(guard(&more, broken_path, false) == -EBADMSG, "a broken log, an unrelated certificate: refused");
+        check(guard(&more, broken_path, false) == -EBADMSG,
+              "a broken log, an unrelated certificate: refused");
         check(guard(&ours, missing_path, false) == -ENOENT, "a log given that does not exist: refused");
 
         for (char **p = (char *[]){none_path, one_path, broken_path, missing_path, NULL}; *p; p++) {
