@@ -50,3 +50,7 @@ void keys_done(struct keys *k);
  * run may have been interrupted after writing it, and sbctl keeps it too), otherwise a random one is
  * written. */
 int keys_create(const char *dir, unsigned bits);
+/* The same, with the keys that token_keys names (pkcs11: URIs, or NULL) taken from their tokens rather than
+ * generated: their certificates are made with them, and DIR/keys/NAME/NAME.uri holds the URI. */
+int keys_create_with(const char *dir, unsigned bits,
+                     const char *const token_keys[static _SECURE_BOOT_KEY_MAX]);

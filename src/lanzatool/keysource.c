@@ -198,6 +198,35 @@ static int parse_uri(const char *uri, char **ret_engine_uri, char **ret_module_p
         return 0;
 }
 
+/* The value of attribute name in the URI's path (";"-separated) or query ("&"-separated) part, as written;
+ * NULL when absent or out of memory. */
+static char *uri_attribute(const char *uri, bool query, const char *name)
+{
+        const char *q = strchr(uri, '?'), *p = query ? (q ? q + 1 : NULL) : uri + strlen(PKCS11_URI_SCHEME);
+        const char *end = query || !q ? p + (p ? strlen(p) : 0) : q;
+
+        for (size_t n; p && p < end; p += n + 1) {
+                n = strcspn(p, query ? "&" : ";?");
+                if ((size_t)(end - p) < n)
+                        n = (size_t)(end - p);
+                if (is_attribute(p, n, name))
+                        return strndup(p + strlen(name) + 1, n - strlen(name) - 1);
+        }
+        return NULL;
+}
+
+bool keysource_same_token(const char *a, const char *b)
+{
+        _cleanup_free_ char *token_a = uri_attribute(a, false, "token"),
+                            *token_b = uri_attribute(b, false, "token");
+        _cleanup_free_ char *module_a = uri_attribute(a, true, PKCS11_QUERY_MODULE_PATH),
+                            *module_b = uri_attribute(b, true, PKCS11_QUERY_MODULE_PATH);
+
+        return keysource_is_pkcs11_uri(a) && keysource_is_pkcs11_uri(b) && token_a && token_b &&
+               strcmp(token_a, token_b) == 0 && (module_a == NULL) == (module_b == NULL) &&
+               (!module_a || strcmp(module_a, module_b) == 0);
+}
+
 /* Unattended: a token that wants a PIN the URI does not give fails, without a guess that would
  * count against the token's retry limit. */
 static int refuse_prompt(UI *ui, UI_STRING *uis)

@@ -74,6 +74,9 @@ static int help(void)
                "     --json=pretty|short|off  JSON output for list and status\n"
                "  -o --output=PATH            sign: write the signed image there (default: in place)\n"
                "     --kek                    rotate-keys: replace the KEK too\n"
+               "     --new-db-key=URI, --new-kek-key=URI\n"
+               "                              rotate-keys: the successor of a key held in a PKCS#11 token,\n"
+               "                              created beforehand in the same token\n"
                "     --pcr-private-key=KEY    install, measure: sign PCR 11 policies with this RSA key "
                "(PEM);\n"
                "                              install adds .pcrpkey and .pcrsig to every stub\n"
@@ -208,6 +211,8 @@ static int parse_argv(int argc, char *argv[])
                 ARG_ADD_KEK_CERT,
                 ARG_YES_BRICK,
                 ARG_KEK,
+                ARG_NEW_DB_KEY,
+                ARG_NEW_KEK_KEY,
                 ARG_PCR,
                 ARG_BANK,
                 ARG_PHASE,
@@ -249,6 +254,8 @@ static int parse_argv(int argc, char *argv[])
                 {"yes-this-might-brick-my-machine", no_argument, NULL, ARG_YES_BRICK},
                 {"output", required_argument, NULL, 'o'},
                 {"kek", no_argument, NULL, ARG_KEK},
+                {"new-db-key", required_argument, NULL, ARG_NEW_DB_KEY},
+                {"new-kek-key", required_argument, NULL, ARG_NEW_KEK_KEY},
                 {"pcr", required_argument, NULL, ARG_PCR},
                 {"bank", required_argument, NULL, ARG_BANK},
                 {"phase", required_argument, NULL, ARG_PHASE},
@@ -366,6 +373,12 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_KEK:
                         arg.rotate_kek = true;
+                        break;
+                case ARG_NEW_DB_KEY:
+                        arg.rotate_new_keys[SECURE_BOOT_DB] = optarg;
+                        break;
+                case ARG_NEW_KEK_KEY:
+                        arg.rotate_new_keys[SECURE_BOOT_KEK] = optarg;
                         break;
                 case ARG_PCR:
                         r = parse_unsigned("--pcr", optarg, &arg.pcr);

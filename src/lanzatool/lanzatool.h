@@ -35,6 +35,7 @@ struct arguments {
         struct loader_conf loader;
         const char *output; /* sign: where the signed image goes, NULL: in place */
         bool rotate_kek;    /* rotate-keys: replace the KEK too */
+        const char *rotate_new_keys[_SECURE_BOOT_KEY_MAX]; /* rotate-keys: successors in a token, by URI */
         /* measure, and install's PCR 11 signatures */
         unsigned pcr;                                    /* measure: 11 (default) or 4 */
         unsigned pcr_banks;                              /* PCR_BANK bits, 0: systemd-measure's four */
