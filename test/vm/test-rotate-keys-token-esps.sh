@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rotate-keys against the real firmware, from inside the guest (rotate.sh), with what a careful user has:
 #   - the db key in a PKCS#11 token (SoftHSM2, in the guest): its successor, made in the same token
-#     beforehand, signs; the bundle ends with keys/db/db.uri and no key file;
+#     beforehand, signs; the bundle ends with keys/db/db.uri and no key file; PK.key is offline;
 #   - two ESPs, the second on a separate disk (--esp-path twice): both are re-signed before db forgets the
 #     old key, and both boot afterwards, each as the only disk;
 #   - an image a vendor signed too (EFI/tools/dual.efi: systemd-boot signed by a stand-in vendor key, then
@@ -40,8 +40,10 @@ openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -subj "/CN=Stand
 sbsign --key "$w/vendor.key" --cert "$w/vendor.pem" --output "$w/vendor.efi" "$VM_SDBOOT" 2>/dev/null
 sbsign --key "$VM_PKI/keys/db/db.key" --cert "$VM_PKI/keys/db/db.pem" --output "$w/dual.efi" "$w/vendor.efi" 2>/dev/null
 
-token_guest() { # GUEST_ROOT: the token, SoftHSM2 and the pkcs11 engine; the bundle's db key by URI
+token_guest() { # GUEST_ROOT: the token, SoftHSM2 and the pkcs11 engine; the bundle's db key by URI, and
+	# no PK.key: rotating db needs KEK's key only
 	local root=$1
+	rm "$root/lzbt/pki/keys/PK/PK.key"
 	cp -r "$w/tokens" "$root/lzbt/tokens"
 	printf 'directories.tokendir = /lzbt/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' >"$root/lzbt/softhsm2.conf"
 	install -m 0400 /dev/null "$root/lzbt/pin" && printf 4321 >"$root/lzbt/pin"
