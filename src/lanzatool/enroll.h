@@ -87,11 +87,11 @@ int enroll_live(const struct enroll_set *s);
 /* DIR/PK.auth, DIR/KEK.auth, DIR/db.auth (created, mode 0755, when missing). */
 int enroll_export(const struct enroll_set *s, const char *dir);
 
-/* install --auto-enroll: the three payloads for ESP/loader/keys/auto/. A file that is already there, sets the
- * signature list we would set and is signed by the bundle certificate that must sign it (authvar_verify())
- * is kept as it is: installing twice writes nothing, and needs no private key, so PK's and KEK's may be
- * offline. Only the keys that sign what is to be written are loaded, after the guard has run. In user mode
- * (the keys are enrolled) nothing is planned and the files stay as they are. */
+/* install --auto-enroll: the three payloads for ESP/loader/keys/auto/. A file that is already there, sets
+ * the signature list we would set and is signed by the bundle certificate that must sign it
+ * (authvar_verify()) is kept as it is: installing twice writes nothing, and needs no private key, so PK's
+ * and KEK's may be offline. Only the keys that sign what is to be written are loaded, after the guard has
+ * run. In user mode (the keys are enrolled) nothing is planned and the files stay as they are. */
 struct enroll_esp_plan {
         struct blob auth[_SECURE_BOOT_KEY_MAX];
         bool write[_SECURE_BOOT_KEY_MAX];
