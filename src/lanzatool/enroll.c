@@ -148,11 +148,11 @@ static int add_microsoft(const char *dir, const char *sub, struct blob *esl)
                 if (r >= 0 && asprintf(&file, "%s/%s", path, names[i]->d_name) < 0)
                         r = log_error_errno(-ENOMEM, "out of memory");
                 if (r >= 0)
-                        r = load_certificate_file(file, &x);
+                        r = load_certificate_file(file, &x); /* logs */
                 if (r >= 0 && (r = esl_append_x509(&one, &microsoft_owner, x)) >= 0)
                         r = esl_merge(esl, one.data, one.size, &message);
-                if (r < 0 && message)
-                        log_error("%s: %s", file, message);
+                if (r < 0 && x)
+                        log_error("%s: %s", file, message ?: strerror(-r));
                 blob_done(&one);
                 free(names[i]);
         }
