@@ -9,11 +9,11 @@
  * old one. The order, and why:
  *
  *   1. New keys, made by keys_create() in DIR/rotate-keys (its PK is not used), as big as the db key
- *      they replace unless --key-size says otherwise. A key held in a PKCS#11 token is succeeded by a key
- *      in the same token (--new-db-key, --new-kek-key), never by a key file. Only the keys that sign
- *      updates are loaded: KEK's for db, PK's with --kek; the old db key is not needed. Their certificates
- * are recorded as DIR/rotate-keys/new-{db,KEK}.pem before anything else happens: from then on every step can
- * tell the new key from the old one, whichever directory each is in.
+ *      they replace unless --key-size says otherwise. A key held in a PKCS#11 token is succeeded by a
+ *      key in the same token (--new-db-key, --new-kek-key), never by a key file. Only the keys that
+ *      sign updates are loaded: KEK's for db, PK's with --kek; the old db key is not needed. The new
+ *      certificates are recorded as DIR/rotate-keys/new-{db,KEK}.pem before anything else happens:
+ *      from then on every step can tell the new key from the old one, whichever directory each is in.
  *   2. Append: with --kek the new KEK certificate is appended to KEK (signed by PK), then the new db
  *      certificate to db (signed by the bundle's KEK). APPEND_WRITE with a zero timestamp, which the
  *      firmware does not order, so the later replacement's timestamp "now" is still the newest. db now
@@ -290,12 +290,10 @@ static int check_firmware(const struct rotation *r)
         return 0;
 }
 
-/* The option naming the successor of key k in a token. */
+/* The option naming the successor of key k (KEK or db) in a token. */
 static const char *new_key_option(enum secure_boot_key k)
 {
-        return k == SECURE_BOOT_KEK  ? "--new-kek-key"
-               : k == SECURE_BOOT_DB ? "--new-db-key"
-                                     : "--new-pk-key";
+        return k == SECURE_BOOT_KEK ? "--new-kek-key" : "--new-db-key";
 }
 
 /* Step 1, for one key: its successor's URI when it must come from a token, else NULL in *ret. A key held in
