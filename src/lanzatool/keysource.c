@@ -217,14 +217,16 @@ static char *uri_attribute(const char *uri, bool query, const char *name)
 
 bool keysource_same_token(const char *a, const char *b)
 {
-        _cleanup_free_ char *token_a = uri_attribute(a, false, "token"),
-                            *token_b = uri_attribute(b, false, "token");
-        _cleanup_free_ char *module_a = uri_attribute(a, true, PKCS11_QUERY_MODULE_PATH),
-                            *module_b = uri_attribute(b, true, PKCS11_QUERY_MODULE_PATH);
+        _cleanup_free_ char *token_a = NULL, *token_b = NULL, *module_a = NULL, *module_b = NULL;
 
-        return keysource_is_pkcs11_uri(a) && keysource_is_pkcs11_uri(b) && token_a && token_b &&
-               strcmp(token_a, token_b) == 0 && (module_a == NULL) == (module_b == NULL) &&
-               (!module_a || strcmp(module_a, module_b) == 0);
+        if (!keysource_is_pkcs11_uri(a) || !keysource_is_pkcs11_uri(b))
+                return false;
+        token_a = uri_attribute(a, false, "token");
+        token_b = uri_attribute(b, false, "token");
+        module_a = uri_attribute(a, true, PKCS11_QUERY_MODULE_PATH);
+        module_b = uri_attribute(b, true, PKCS11_QUERY_MODULE_PATH);
+        return token_a && token_b && strcmp(token_a, token_b) == 0 &&
+               (module_a == NULL) == (module_b == NULL) && (!module_a || strcmp(module_a, module_b) == 0);
 }
 
 /* Unattended: a token that wants a PIN the URI does not give fails, without a guess that would
