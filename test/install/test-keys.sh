@@ -272,18 +272,17 @@ mv "$T/offline/KEK.key" "$T/pki/keys/KEK/"
 auto || fail "install --auto-enroll replacing a foreign KEK.auth"
 same_auth "install --auto-enroll, foreign KEK.auth replaced" "$T/esp/loader/keys/auto" "$T/efitools-pki"
 
-# In user mode the keys are enrolled: auto-enrollment is skipped, the files stay as they are.
+# In user mode the keys are enrolled: auto-enrollment is skipped, the files stay as they are, even with
+# another KEK certificate in the bundle (in setup mode, KEK.auth would be rewritten) and no PK or KEK key.
 setup_mode 0
 auto_before=$(sha256sum "$T"/esp/loader/keys/auto/*)
-mv "$T/pki/keys/PK/PK.key" "$T/pki/keys/KEK/KEK.key" "$T/offline/"
-cp "$T/other-pki/keys/KEK/KEK.pem" "$T/pki/keys/KEK/KEK.pem.new"
-mv "$T/pki/keys/KEK/KEK.pem" "$T/offline/KEK.pem" && mv "$T/pki/keys/KEK/KEK.pem.new" "$T/pki/keys/KEK/KEK.pem"
+mv "$T/pki/keys/KEK" "$T/offline/KEK-dir" && mv "$T/pki/keys/PK/PK.key" "$T/offline/"
+mkdir "$T/pki/keys/KEK" && cp "$T/other-pki/keys/KEK/KEK.pem" "$T/pki/keys/KEK/"
 lzbt --no-variables --timeout=0 --tpm-eventlog-path="$T/log-none" --auto-enroll install \
 	"$T/profiles/system-1-link" 2>"$T/err" || fail "install --auto-enroll in user mode: $(cat "$T/err")"
 grep -q 'user mode: skipping auto-enrollment' "$T/err" || fail "user mode: $(cat "$T/err")"
 [[ $(sha256sum "$T"/esp/loader/keys/auto/*) == "$auto_before" ]] || fail "user mode: the .auth files changed"
-mv "$T/offline/KEK.pem" "$T/offline/PK.key" "$T/offline/KEK.key" "$T/pki/keys/KEK/"
-mv "$T/pki/keys/KEK/PK.key" "$T/pki/keys/PK/"
+rm -r "$T/pki/keys/KEK" && mv "$T/offline/KEK-dir" "$T/pki/keys/KEK" && mv "$T/offline/PK.key" "$T/pki/keys/PK/"
 setup_mode 1
 
 # New keys: the files follow them, with a new timestamp.
