@@ -18,6 +18,8 @@ LANZABOOTE_PACKAGES=(
         # the sd-stub patch series: building systemd-boot and sd-stub from Debian's systemd source
         # (tools/build-systemd-stub.sh): dpkg-source, patch, and what systemd's meson setup requires
         dpkg-dev patch gettext gperf libcap-dev libmount-dev python3-jinja2 python3-pyelftools
+        # rotate-keys tests: a successor key made in the token by the token's own tool (pkcs11-tool)
+        opensc
 )
 
 deps_missing() {

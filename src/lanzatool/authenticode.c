@@ -702,3 +702,78 @@ int authenticode_verify(const uint8_t *image, size_t size, X509 *certificate, ch
                 return set_error_message(reterr_message, -EBADMSG, "malformed attribute certificate table");
         return verify_table(&img, certificate, digest, reterr_message);
 }
+
+/* The entries of the table at [offset, offset + size) that are not ours: everything but PKCS#7 signatures
+ * that verify with old (whatever digest they sign), each with its padding, in order, into *kept. */
+static int foreign_entries(const struct pe_image *img, size_t offset, size_t size, X509 *old,
+                           const uint8_t digest[static AUTHENTICODE_DIGEST_SIZE], uint8_t *kept,
+                           size_t *ret_kept_size)
+{
+        size_t end = offset + size, n = 0;
+
+        while (offset < end) {
+                struct win_certificate header;
+                size_t step;
+
+                if (end - offset < sizeof(header))
+                        return -EBADMSG;
+                memcpy(&header, img->base + offset, sizeof(header));
+                step = align8(header.dwLength);
+                if (header.dwLength < sizeof(header) || step > end - offset)
+                        return -EBADMSG;
+                if (header.wCertificateType != WIN_CERT_TYPE_PKCS_SIGNED_DATA ||
+                    verify_entry(img->base + offset + sizeof(header), header.dwLength - sizeof(header), old,
+                                 digest, NULL) < ENTRY_OTHER_DIGEST) {
+                        memcpy(kept + n, img->base + offset, step);
+                        n += step;
+                }
+                offset += step;
+        }
+        *ret_kept_size = n;
+        return 0;
+}
+
+int authenticode_resign(const uint8_t *image, size_t size, X509 *old,
+                        const struct authenticode_signer *signer, uint8_t **ret_image, size_t *ret_size,
+                        char **reterr_message)
+{
+        _cleanup_(openssl_freep) uint8_t *der = NULL;
+        _cleanup_free_ uint8_t *out = NULL;
+        uint8_t digest[AUTHENTICODE_DIGEST_SIZE];
+        size_t offset, table, kept = 0, der_size = 0, entry_size, security_offset;
+        struct pe_image img;
+        int r;
+
+        if (!image || !old || !signer || !signer->key || !signer->certificate || !ret_image || !ret_size)
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
+        r = pe_parse(image, size, PE_LAYOUT_FILE, &img);
+        if (r < 0)
+                return set_error_message(reterr_message, r, "not a valid PE32+ image");
+        if (certificate_table(&img, &offset, &table) < 0 || table == 0 || offset != align8(offset) ||
+            digest_image(&img, digest) < 0)
+                return set_error_message(reterr_message, -EBADMSG,
+                                         "no well-formed attribute certificate table to add to");
+        r = build_signature(signer, digest, &der, &der_size, reterr_message);
+        if (r < 0)
+                return r;
+        entry_size = align8(sizeof(struct win_certificate) + der_size);
+        if (offset + table + entry_size > UINT32_MAX || !(out = malloc(offset + table + entry_size)))
+                return set_error_message(reterr_message, -EFBIG, "signed image would exceed 4 GiB");
+        memcpy(out, image, offset);
+        r = foreign_entries(&img, offset, table, old, digest, out + offset, &kept);
+        if (r < 0)
+                return set_error_message(reterr_message, r, "malformed attribute certificate table");
+        /* Our entry goes after the kept ones; the directory then spans them all, from the table's start. */
+        security_offset = offset_in(&img, pe_data_directory(&img, IMAGE_DIRECTORY_ENTRY_SECURITY));
+        append_table(out, offset + kept, security_offset, der, der_size, entry_size);
+        memcpy(out + security_offset,
+               &(struct pe_data_directory){.VirtualAddress = (uint32_t)offset,
+                                           .Size = (uint32_t)(kept + entry_size)},
+               sizeof(struct pe_data_directory));
+        r = pe_builder_update_checksum(out, offset + kept + entry_size);
+        if (r < 0)
+                return set_error_message(reterr_message, -EBADMSG, "malformed image");
+        *ret_image = TAKE_PTR(out);
+        *ret_size = offset + kept + entry_size;
+        return 0;
+}

@@ -70,6 +70,14 @@ int authenticode_certificate_load(const char *path, X509 **ret, char **reterr_me
 int authenticode_sign(const uint8_t *image, size_t size, const struct authenticode_signer *signer,
                       uint8_t **ret_image, size_t *ret_size, char **reterr_message);
 
+/* Replaces our signature on a signed image and keeps everyone else's: removes the signatures that verify
+ * with old (whatever digest they sign), keeps every other entry of the certificate table as it is, in order,
+ * and appends a new signature by signer, as authenticode_sign() makes it. For images that carry a vendor's
+ * signature besides ours; the image's digest does not change. */
+int authenticode_resign(const uint8_t *image, size_t size, X509 *old,
+                        const struct authenticode_signer *signer, uint8_t **ret_image, size_t *ret_size,
+                        char **reterr_message);
+
 /* Checks, as EDK2 does, that some WIN_CERTIFICATE of the image is a signature that verifies with
  * certificate as the only trust anchor (the signer itself or a CA above it; validity dates and key usage
  * ignored) and that the digest it signs is the image's Authenticode digest. Returns 0 when so; -ENODATA when

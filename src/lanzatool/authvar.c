@@ -27,12 +27,11 @@ const struct efi_guid efi_cert_type_pkcs7_guid =
 /* [UEFI] 32.4.1 EFI_SIGNATURE_LIST: SignatureType (GUID), SignatureListSize, SignatureHeaderSize and
  * SignatureSize (u32 each), then the header and the EFI_SIGNATURE_DATA entries, each SignatureOwner (GUID)
  * followed by SignatureData. */
-#define ESL_HEADER_SIZE       28u
-#define ESL_LIST_SIZE_OFFSET  16u
-#define ESL_HDR_SIZE_OFFSET   20u
-#define ESL_SIG_SIZE_OFFSET   24u
-#define ESL_OWNER_SIZE        EFI_GUID_SIZE
-#define SHA256_SIGNATURE_SIZE 32u
+#define ESL_HEADER_SIZE      28u
+#define ESL_LIST_SIZE_OFFSET 16u
+#define ESL_HDR_SIZE_OFFSET  20u
+#define ESL_SIG_SIZE_OFFSET  24u
+#define ESL_OWNER_SIZE       EFI_GUID_SIZE
 
 /* [UEFI] 8.2.2 EFI_VARIABLE_AUTHENTICATION_2: TimeStamp (EFI_TIME), then AuthInfo, a
  * WIN_CERTIFICATE_UEFI_GUID: Hdr {dwLength u32, wRevision u16, wCertificateType u16}, CertType (GUID) and
@@ -246,6 +245,22 @@ int esl_append_x509(struct blob *esl, const struct efi_guid *owner, X509 *certif
                 r = esl_put_entry(esl, owner, der, (size_t)size);
         if (r < 0)
                 esl->size = old_size; /* the list is all or nothing */
+        return r;
+}
+
+int esl_append_sha256(struct blob *esl, const struct efi_guid *owner,
+                      const uint8_t (*digests)[SHA256_SIGNATURE_SIZE], size_t n)
+{
+        size_t old_size = esl->size;
+        int r;
+
+        if (n == 0)
+                return 0;
+        r = esl_put_header(esl, &efi_cert_sha256_guid, n, SHA256_SIGNATURE_SIZE);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = esl_put_entry(esl, owner, digests[i], SHA256_SIGNATURE_SIZE);
+        if (r < 0)
+                esl->size = old_size;
         return r;
 }
 
@@ -572,4 +587,55 @@ int authvar_parse(const uint8_t *auth, size_t size, struct efi_time *ret_timesta
         *ret_timestamp = t;
         *ret_data_offset = EFI_TIME_SIZE + length;
         return 0;
+}
+
+/* The SignedData without its ContentInfo, wrapped back into one, as the firmware does before verifying. */
+static PKCS7 *parse_detached(const uint8_t *der, size_t size)
+{
+        const uint8_t *p = der;
+        PKCS7_SIGNED *sd = d2i_PKCS7_SIGNED(NULL, &p, (long)size);
+        PKCS7 *p7 = sd ? PKCS7_new() : NULL;
+
+        if (!p7) {
+                PKCS7_SIGNED_free(sd);
+                return NULL;
+        }
+        p7->type = OBJ_nid2obj(NID_pkcs7_signed);
+        p7->d.sign = sd;
+        return p7;
+}
+
+int authvar_verify(const char *name, const struct efi_guid *vendor, uint32_t attributes, const uint8_t *auth,
+                   size_t size, X509 *signer, char **reterr_message)
+{
+        _cleanup_(X509_STORE_freep) X509_STORE *store = X509_STORE_new();
+        _cleanup_(PKCS7_freep) PKCS7 *p7 = NULL;
+        _cleanup_(BIO_freep) BIO *content_bio = NULL;
+        _cleanup_(blob_done) struct blob content = {};
+        struct efi_time timestamp;
+        size_t offset;
+        int r;
+
+        r = authvar_parse(auth, size, &timestamp, &offset, reterr_message);
+        if (r < 0)
+                return r;
+        if (!name_valid(name) || offset - AUTHVAR_HEADER_SIZE > INT_MAX)
+                return set_error_message(reterr_message, -EINVAL, "invalid arguments");
+        r = signed_bytes(name, vendor, attributes, auth, auth + offset, size - offset, &content);
+        if (r < 0)
+                return set_error_message(reterr_message, r, "%s", strerror(-r));
+        p7 = parse_detached(auth + AUTHVAR_HEADER_SIZE, offset - AUTHVAR_HEADER_SIZE);
+        if (!p7) {
+                ERR_clear_error();
+                return set_error_message(reterr_message, -EBADMSG,
+                                         "the signature is not a PKCS#7 SignedData");
+        }
+        content_bio = content.size <= INT_MAX ? BIO_new_mem_buf(content.data, (int)content.size) : NULL;
+        if (!store || !content_bio || !X509_STORE_add_cert(store, signer) ||
+            !X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME) ||
+            !X509_STORE_set_purpose(store, X509_PURPOSE_ANY))
+                return set_error_message(reterr_message, -ENOMEM, "out of memory");
+        r = PKCS7_verify(p7, NULL, store, content_bio, NULL, PKCS7_BINARY) == 1;
+        ERR_clear_error();
+        return r ? 0 : set_error_message(reterr_message, -EKEYREJECTED, "not signed by that certificate");
 }

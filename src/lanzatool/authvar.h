@@ -94,6 +94,12 @@ struct esl_entry {
  * `cert-to-efi-sig-list -g OWNER` writes. */
 int esl_append_x509(struct blob *esl, const struct efi_guid *owner, X509 *certificate);
 
+/* Appends one EFI_SIGNATURE_LIST of type EFI_CERT_SHA256 holding the n digests (Authenticode hashes of
+ * images), each owned by owner; nothing when n is 0. */
+#define SHA256_SIGNATURE_SIZE 32
+int esl_append_sha256(struct blob *esl, const struct efi_guid *owner,
+                      const uint8_t (*digests)[SHA256_SIGNATURE_SIZE], size_t n);
+
 /* Checks that data is zero or more well-formed EFI_SIGNATURE_LISTs, back to back (formats.md §3.2), and
  * returns their entries, in order; *ret_entries is NULL when there are none. Lists with a
  * SignatureHeader are refused: no standard signature type has one. */
@@ -117,3 +123,9 @@ int authvar_build(const char *name, const struct efi_guid *vendor, uint32_t attr
  * and where the variable's data starts. The signature is not checked: that is the firmware's job. */
 int authvar_parse(const uint8_t *auth, size_t size, struct efi_time *ret_timestamp, size_t *ret_data_offset,
                   char **reterr_message);
+
+/* Checks an update payload as the firmware would: the signature verifies, with signer as the only trust
+ * anchor, over name, vendor, attributes, the payload's timestamp and its data. 0 when it does,
+ * -EKEYREJECTED when not, -EBADMSG when malformed. Needs no private key. */
+int authvar_verify(const char *name, const struct efi_guid *vendor, uint32_t attributes, const uint8_t *auth,
+                   size_t size, X509 *signer, char **reterr_message);

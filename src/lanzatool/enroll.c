@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,6 +109,87 @@ static int add_certificate_files(const struct keys *k, const char *const *paths,
         return 0;
 }
 
+/* [UEFI] Microsoft's owner GUID, which sbctl gives Microsoft's certificates too. */
+static const struct efi_guid microsoft_owner =
+        EFI_GUID_INIT(0x77fa9abd, 0x0359, 0x4d32, 0xbd, 0x60, 0x28, 0xf4, 0xe7, 0x8f, 0x78, 0x4b);
+
+static int is_certificate_name(const struct dirent *de)
+{
+        static const char *const suffixes[] = {".der", ".pem", ".crt", ".cer"};
+        size_t n = strlen(de->d_name);
+
+        for (size_t i = 0; de->d_name[0] != '.' && i < ELEMENTSOF(suffixes); i++)
+                if (n > 4 && strcasecmp(de->d_name + n - 4, suffixes[i]) == 0)
+                        return 1;
+        return 0;
+}
+
+/* --microsoft: every certificate file in DIR/SUB (KEK or db), in name order, owned by Microsoft's GUID. */
+static int add_microsoft(const char *dir, const char *sub, struct blob *esl)
+{
+        struct dirent **names = NULL;
+        char path[PATH_MAX];
+        int n, r = 0;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, sub);
+        n = scandir(path, &names, is_certificate_name, alphasort);
+        if (n < 0)
+                return log_errno(LOG_LEVEL_ERROR, errno,
+                                 "%s: cannot read Microsoft's certificates (--microsoft)", path);
+        if (n == 0)
+                r = log_error_errno(-ENOENT,
+                                    "%s: no certificate files (*.der, *.pem, *.crt, *.cer) for --microsoft",
+                                    path);
+        for (int i = 0; i < n; i++) {
+                _cleanup_(X509_freep) X509 *x = NULL;
+                _cleanup_free_ char *message = NULL, *file = NULL;
+                struct blob one = {};
+
+                if (r >= 0 && asprintf(&file, "%s/%s", path, names[i]->d_name) < 0)
+                        r = log_error_errno(-ENOMEM, "out of memory");
+                if (r >= 0)
+                        r = load_certificate_file(file, &x); /* logs */
+                if (r >= 0 && (r = esl_append_x509(&one, &microsoft_owner, x)) >= 0)
+                        r = esl_merge(esl, one.data, one.size, &message);
+                if (r < 0 && x)
+                        log_error("%s: %s", file, message ?: strerror(-r));
+                blob_done(&one);
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+/* --tpm-eventlog: the Authenticode digests of the option ROMs this boot ran, each allowed on its own. */
+static int add_option_rom_digests(const struct keys *k, const struct enroll_options *o, struct blob *esl)
+{
+        const char *path = o->tpm_eventlog_path ?: TCG_EVENT_LOG_PATH;
+        _cleanup_free_ char *message = NULL;
+        struct option_roms roms = {};
+        struct blob digests = {};
+        int r;
+
+        r = option_roms_load(path, &roms);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: no TPM event log, so no option ROM digests (--tpm-eventlog)",
+                                       path);
+        if (r < 0)
+                return r;
+        if (roms.n > 0 && !roms.sha256)
+                r = log_error_errno(-EOPNOTSUPP, "%s: no SHA-256 digests in the log (--tpm-eventlog)", path);
+        if (r >= 0)
+                r = esl_append_sha256(&digests, &k->owner, roms.sha256, roms.n);
+        if (r >= 0)
+                r = esl_merge(esl, digests.data, digests.size, &message);
+        if (r >= 0)
+                log_info("%s: %zu option ROM digest%s for db", path, roms.n, roms.n == 1 ? "" : "s");
+        else if (r != -EOPNOTSUPP)
+                log_error("%s: %s", path, message ?: strerror(-r));
+        blob_done(&digests);
+        option_roms_done(&roms);
+        return r;
+}
+
 static void variable_path(const char *name, const struct efi_guid *vendor, char ret[static PATH_MAX])
 {
         char guid[EFI_GUID_STRING_SIZE];
@@ -185,6 +268,10 @@ static int build_list(const struct keys *k, const struct enroll_options *o, enum
                 r = add_certificate_files(k, o->add_kek_certs, o->n_add_kek_certs, &esl);
         if (r >= 0 && v == SECURE_BOOT_DB)
                 r = add_certificate_files(k, o->add_db_certs, o->n_add_db_certs, &esl);
+        if (r >= 0 && v != SECURE_BOOT_PK && o->microsoft_dir)
+                r = add_microsoft(o->microsoft_dir, var->name, &esl);
+        if (r >= 0 && v == SECURE_BOOT_DB && o->tpm_eventlog)
+                r = add_option_rom_digests(k, o, &esl);
         if (r >= 0 && var->default_name && o->firmware_builtin)
                 r = add_firmware_list(var->default_name, &efi_global_variable_guid, true, &esl);
         if (r >= 0 && var->default_name && o->append)
@@ -256,61 +343,75 @@ int enroll_set_build(const struct keys *k, const struct enroll_options *o, struc
         return 0;
 }
 
-/* Whether db holds anything but our own db certificate: something that might verify option ROMs. */
-static int db_has_others(const struct keys *k, const struct blob *db)
-{
-        _cleanup_free_ struct esl_entry *entries = NULL;
-        _cleanup_(openssl_freep) uint8_t *der = NULL;
-        int der_size;
-        size_t n;
-        int r;
-
-        der_size = i2d_X509(k->signer[SECURE_BOOT_DB].certificate, &der);
-        if (der_size <= 0)
-                return -EINVAL;
-        r = esl_parse(db->data, db->size, &entries, &n, NULL);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++)
-                if (!efi_guid_equal(&entries[i].type, &efi_cert_x509_guid) ||
-                    entries[i].size != (size_t)der_size ||
-                    memcmp(entries[i].data, der, entries[i].size) != 0)
-                        return 1;
-        return 0;
-}
-
 static void explain_choices(void)
 {
         log_error(
                 "refusing; keep db able to verify them with one of:\n"
-                "  --append                           keep what db and KEK hold now (Microsoft's and the\n"
-                "                                     vendor's certificates, typically)\n"
-                "  --firmware-builtin                 add the firmware's built-in dbDefault and KEKDefault\n"
-                "  --add-db-cert=FILE                 add the certificate that signs them, e.g. Microsoft\n"
-                "                                     Corporation UEFI CA 2011\n"
+                "  --microsoft[=DIR]                  add Microsoft's UEFI CAs, which sign option ROMs\n"
+                "  --tpm-eventlog                     add the logged option ROMs' own digests\n"
+                "  --firmware-builtin                 keep the firmware's built-in dbDefault and "
+                "KEKDefault\n"
+                "  --append                           keep what db holds now, if that holds Microsoft's CA\n"
                 "or, when you know that nothing needs them, --yes-this-might-brick-my-machine");
 }
 
-int enroll_guard(const struct keys *k, const struct blob *db, const struct enroll_options *o)
+/* What option_roms_cover() decides, said where the user sees it; -EPERM when db cannot verify them. */
+static int judge_cover(const struct option_roms *roms, const struct blob *db, const char *path)
 {
-        const char *path = o->tpm_eventlog ?: TCG_EVENT_LOG_PATH;
-        size_t n = 0;
+        const char *ca = NULL;
+        int r = option_roms_cover(roms, db->data, db->size, &ca);
+
+        if (r < 0)
+                return log_error_errno(r, "db: malformed signature list");
+        if (roms->n == 0) {
+                log_debug("%s: no option ROM drivers", path);
+                return 0;
+        }
+        if (r == OPTION_ROMS_BY_DIGEST) {
+                log_info("db allows the %zu logged option ROM%s by digest", roms->n,
+                         roms->n == 1 ? "" : "s");
+                return 0;
+        }
+        log_error(
+                "%s: the firmware ran %zu option ROM driver%s (EV_EFI_BOOT_SERVICES_DRIVER events) in this "
+                "boot",
+                path, roms->n, roms->n == 1 ? "" : "s");
+        log_error("db would hold no Microsoft UEFI CA and not %s digest%s: Secure Boot would refuse %s from "
+                  "the "
+                  "next boot on: no display, no disk, perhaps no way into the firmware setup",
+                  roms->n == 1 ? "its" : "their", roms->n == 1 ? "" : "s", roms->n == 1 ? "it" : "them");
+        explain_choices();
+        return -EPERM;
+}
+
+int enroll_guard(const struct blob *db, const struct enroll_options *o)
+{
+        const char *path = o->tpm_eventlog_path ?: TCG_EVENT_LOG_PATH, *ca = NULL;
+        struct option_roms roms = {};
         int r;
 
-        r = db_has_others(k, db);
-        if (r != 0)
-                return r < 0 ? log_error_errno(r, "db: malformed signature list") : 0;
+        r = option_roms_cover(&roms, db->data, db->size, &ca);
+        if (r < 0)
+                return log_error_errno(r, "db: malformed signature list");
+        if (r == OPTION_ROMS_BY_CA) {
+                log_debug("db holds %s, which signs option ROMs", ca);
+                return 0;
+        }
+        if (o->firmware_builtin) {
+                log_debug("db keeps the firmware's built-in dbDefault");
+                return 0;
+        }
         if (o->allow_brick) {
-                log_warning("db holds our certificate only, and option ROMs are not checked for "
+                log_warning("db holds no Microsoft UEFI CA, and option ROMs are not checked for "
                             "(--yes-this-might-brick-my-machine)");
                 return 0;
         }
-        r = option_roms_count(path, &n);
-        if (r == -ENOENT && !o->tpm_eventlog) {
+        r = option_roms_load(path, &roms);
+        if (r == -ENOENT && !o->tpm_eventlog_path) {
                 log_warning(
                         "%s: no TPM event log, so whether the firmware runs option ROMs is unknown; if it "
                         "does (a graphics card, a RAID or network controller), db needs the certificate "
-                        "that signs them as well (--append, --firmware-builtin, --add-db-cert)",
+                        "that signs them as well (--microsoft, --firmware-builtin, --add-db-cert)",
                         path);
                 return 0;
         }
@@ -321,19 +422,9 @@ int enroll_guard(const struct keys *k, const struct blob *db, const struct enrol
                 explain_choices();
                 return r;
         }
-        if (n == 0) {
-                log_debug("%s: no option ROM drivers", path);
-                return 0;
-        }
-        log_error("%s: the firmware ran %zu option ROM driver%s (EV_EFI_BOOT_SERVICES_DRIVER events) in "
-                  "this boot",
-                  path, n, n == 1 ? "" : "s");
-        log_error("with nothing but our own certificate in db, Secure Boot would refuse %s from the next "
-                  "boot on: "
-                  "no display, no disk, perhaps no way into the firmware setup",
-                  n == 1 ? "it" : "them");
-        explain_choices();
-        return -EPERM;
+        r = judge_cover(&roms, db, path);
+        option_roms_done(&roms);
+        return r;
 }
 
 /* efivar_write() clears the immutable flag that efivarfs puts on these files, on this file only, and sets
@@ -462,60 +553,87 @@ int enroll_export(const struct enroll_set *s, const char *dir)
         return 0;
 }
 
-/* Whether ESP/loader/keys/auto/NAME.auth is what we would write with its own timestamp; then it is kept,
- * its bytes in *ret. */
+/* Whether ESP/loader/keys/auto/NAME.auth already sets what we would set: the same signature list, signed by
+ * the certificate that must sign it (checked as the firmware checks it). Then it is kept, its bytes in
+ * *ret, and no private key is needed: PK and KEK may be offline once their payloads exist. */
 static int keep_existing(const char *esp, const struct keys *k, enum secure_boot_key v,
                          const struct blob *esl, struct blob *ret)
 {
+        const struct variable *var = &variables[v];
         _cleanup_free_ uint8_t *have = NULL;
         _cleanup_free_ char *message = NULL;
-        struct blob want = {};
         struct efi_time timestamp;
         char path[PATH_MAX];
         size_t size, offset;
         int r;
 
-        snprintf(path, sizeof(path), "%s/" ESP_AUTO_ENROLL_DIR "/%s.auth", esp, variables[v].name);
+        snprintf(path, sizeof(path), "%s/" ESP_AUTO_ENROLL_DIR "/%s.auth", esp, var->name);
         if (read_file(path, AUTH_FILE_MAX, &have, &size) < 0)
                 return 0;
         if (authvar_parse(have, size, &timestamp, &offset, &message) < 0) {
                 log_info("%s: %s, replacing it", path, message ?: "malformed");
                 return 0;
         }
-        r = enroll_sign(k, v, esl, &timestamp, &want);
-        if (r < 0)
-                return r;
-        if (want.size != size || memcmp(want.data, have, size) != 0) {
+        if (size - offset != esl->size || memcmp(have + offset, esl->data, esl->size) != 0) {
                 log_info("%s: other keys, replacing it", path);
-                blob_done(&want);
                 return 0;
         }
-        *ret = want;
+        r = authvar_verify(var->name, var->vendor, AUTHVAR_ATTRIBUTES, have, size,
+                           k->signer[var->signer].certificate, &message);
+        if (r < 0) {
+                log_info("%s: %s by %s/keys/%s, replacing it", path, message ?: strerror(-r), k->dir,
+                         variables[var->signer].name);
+                return 0;
+        }
+        *ret = (struct blob){.data = TAKE_PTR(have), .size = size};
         return 1;
 }
 
-static int plan_files(const char *esp, const struct keys *k, const struct enroll_options *o,
-                      struct enroll_esp_plan *p)
+/* Signs the payloads that are to be written, loading only the private keys that sign them. */
+static int sign_missing(const char *pki_dir, const struct blob esl[static _SECURE_BOOT_KEY_MAX],
+                        struct enroll_esp_plan *p)
 {
-        struct blob esl[_SECURE_BOOT_KEY_MAX] = {};
-        bool any = false;
+        struct keys signers = {};
+        unsigned needed = 0;
         struct efi_time now;
         int r;
 
-        r = enroll_build_lists(k, o, esl);
+        for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
+                if (p->write[v])
+                        needed |= KEY_BIT(variables[v].signer);
+        r = keys_load_some(pki_dir, needed, &signers);
         if (r >= 0)
                 r = enroll_timestamp(&now);
+        for (enum secure_boot_key v = 0; r >= 0 && v < _SECURE_BOOT_KEY_MAX; v++)
+                if (p->write[v])
+                        r = enroll_sign(&signers, v, &esl[v], &now, &p->auth[v]);
+        keys_done(&signers);
+        return r;
+}
+
+static int plan_files(const char *esp, const char *pki_dir, const struct enroll_options *o,
+                      struct enroll_esp_plan *p)
+{
+        struct blob esl[_SECURE_BOOT_KEY_MAX] = {};
+        struct keys k = {};
+        bool any = false;
+        int r;
+
+        r = keys_load_some(pki_dir, 0, &k);
+        if (r >= 0)
+                r = enroll_build_lists(&k, o, esl);
         for (enum secure_boot_key v = 0; r >= 0 && v < _SECURE_BOOT_KEY_MAX; v++) {
-                r = keep_existing(esp, k, v, &esl[v], &p->auth[v]);
-                if (r == 0) {
+                r = keep_existing(esp, &k, v, &esl[v], &p->auth[v]);
+                if (r == 0)
                         p->write[v] = any = true;
-                        r = enroll_sign(k, v, &esl[v], &now, &p->auth[v]);
-                }
         }
         if (r >= 0 && any)
-                r = enroll_guard(k, &esl[SECURE_BOOT_DB], o);
+                r = enroll_guard(&esl[SECURE_BOOT_DB], o);
+        if (r >= 0 && any)
+                r = sign_missing(pki_dir, esl, p);
         for (size_t v = 0; v < _SECURE_BOOT_KEY_MAX; v++)
                 blob_done(&esl[v]);
+        keys_done(&k);
         return r;
 }
 
@@ -523,13 +641,17 @@ int enroll_esp_plan(const char *esp, const char *pki_dir, const struct enroll_op
                     struct enroll_esp_plan *ret)
 {
         struct enroll_esp_plan p = {};
-        struct keys k = {};
         int r;
 
-        r = keys_load(pki_dir, &k);
-        if (r >= 0)
-                r = plan_files(esp, &k, o, &p);
-        keys_done(&k);
+        /* systemd-boot enrolls only in setup mode; in user mode the keys are enrolled already, and
+         * whatever is on the ESP stays as it is. */
+        if (efi_setup_mode() == 0) {
+                log_info("the firmware is in user mode: skipping auto-enrollment, " ESP_AUTO_ENROLL_DIR
+                         " stays as it is");
+                *ret = p;
+                return 0;
+        }
+        r = plan_files(esp, pki_dir, o, &p);
         if (r < 0) {
                 enroll_esp_plan_done(&p);
                 return r;

@@ -25,15 +25,23 @@
  * compared byte for byte with sign-efi-sig-list -t. */
 #define ENROLL_TIMESTAMP_ENV "LANZATOOL_AUTH_TIMESTAMP"
 
+/* Where --microsoft looks without a directory: DIR/KEK/ and DIR/db/ hold Microsoft's certificates (PEM or
+ * DER), as a distribution ships them; lanzaboote does not ship them itself. */
+#ifndef ENROLL_MICROSOFT_DIR_DEFAULT
+#define ENROLL_MICROSOFT_DIR_DEFAULT "/usr/share/lanzaboote/microsoft"
+#endif
+
 struct enroll_options {
-        bool append;           /* keep what db and KEK hold now */
-        bool firmware_builtin; /* add dbDefault and KEKDefault */
+        bool append;               /* keep what db and KEK hold now */
+        bool firmware_builtin;     /* add dbDefault and KEKDefault */
+        const char *microsoft_dir; /* --microsoft: add DIR/KEK/ and DIR/db/; NULL: not */
         const char *add_db_certs[ENROLL_EXTRA_CERTS_MAX];
         size_t n_add_db_certs;
         const char *add_kek_certs[ENROLL_EXTRA_CERTS_MAX];
         size_t n_add_kek_certs;
-        const char *tpm_eventlog; /* NULL: the kernel's, TCG_EVENT_LOG_PATH */
-        bool allow_brick;         /* --yes-this-might-brick-my-machine */
+        const char *tpm_eventlog_path; /* NULL: the kernel's, TCG_EVENT_LOG_PATH */
+        bool tpm_eventlog; /* add the logged option ROMs' digests to db (sbctl's --tpm-eventlog) */
+        bool allow_brick;  /* --yes-this-might-brick-my-machine */
 };
 
 /* The variables' new values (signature lists) and their signed update payloads. */
@@ -46,7 +54,8 @@ struct enroll_set {
 int enroll_timestamp(struct efi_time *ret);
 
 /* The new values: each variable holds the bundle's certificate of that name, then the extra certificates,
- * then dbDefault/KEKDefault, then what the firmware holds now (with append), without duplicates. PK always
+ * then Microsoft's, then the logged option ROM digests (db), then dbDefault/KEKDefault, then what the
+ * firmware holds now (with append), without duplicates. PK always
  * holds the PK certificate alone: [EDK2] accepts no more than one. */
 int enroll_build_lists(const struct keys *k, const struct enroll_options *o,
                        struct blob ret[static _SECURE_BOOT_KEY_MAX]);
@@ -60,8 +69,9 @@ int enroll_set_build(const struct keys *k, const struct enroll_options *o, struc
 void enroll_set_done(struct enroll_set *s);
 
 /* The bricking guard: refuses (-EPERM, with the ways out explained) when the TPM event log shows option ROM
- * drivers and db would hold nothing but our own certificate; without an event log it can only warn. */
-int enroll_guard(const struct keys *k, const struct blob *db, const struct enroll_options *o);
+ * drivers and db could not verify them (option_roms_cover()), unless db keeps the firmware's built-in
+ * dbDefault or the user said --yes-this-might-brick-my-machine; without an event log it can only warn. */
+int enroll_guard(const struct blob *db, const struct enroll_options *o);
 
 /* Writes one payload to efivarfs. The immutable flag is cleared on that variable's file only, and said so;
  * firmware refusals are explained. For rotate-keys as much as for enrolling. */
@@ -77,9 +87,11 @@ int enroll_live(const struct enroll_set *s);
 /* DIR/PK.auth, DIR/KEK.auth, DIR/db.auth (created, mode 0755, when missing). */
 int enroll_export(const struct enroll_set *s, const char *dir);
 
-/* install --auto-enroll: the three payloads for ESP/loader/keys/auto/. A file that is already there and
- * equals what we would build with its own timestamp is kept as it is, so that installing twice writes
- * nothing; when anything is to be written, the guard runs first. */
+/* install --auto-enroll: the three payloads for ESP/loader/keys/auto/. A file that is already there, sets
+ * the signature list we would set and is signed by the bundle certificate that must sign it
+ * (authvar_verify()) is kept as it is: installing twice writes nothing, and needs no private key, so PK's
+ * and KEK's may be offline. Only the keys that sign what is to be written are loaded, after the guard has
+ * run. In user mode (the keys are enrolled) nothing is planned and the files stay as they are. */
 struct enroll_esp_plan {
         struct blob auth[_SECURE_BOOT_KEY_MAX];
         bool write[_SECURE_BOOT_KEY_MAX];

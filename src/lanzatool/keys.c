@@ -77,7 +77,7 @@ static void certificate_path(const char *dir, enum secure_boot_key k, char ret[s
         snprintf(ret, PATH_MAX, "%s/" KEYS_DIR "/%s/%s.pem", dir, key_names[k], key_names[k]);
 }
 
-int keys_load(const char *dir, struct keys *ret)
+int keys_load_some(const char *dir, unsigned private_keys, struct keys *ret)
 {
         struct keys k = {};
         int r;
@@ -87,9 +87,10 @@ int keys_load(const char *dir, struct keys *ret)
                 char certificate[PATH_MAX], *message = NULL, *key_spec = NULL;
 
                 certificate_path(dir, i, certificate);
+                if (!(private_keys & KEY_BIT(i)))
+                        r = authenticode_certificate_load(certificate, &k.signer[i].certificate, &message);
                 /* keys/X/X.uri, when present, names a key in a PKCS#11 token instead of X.key. */
-                r = keysource_bundle_key(dir, key_names[i], &key_spec, &message);
-                if (r >= 0)
+                else if ((r = keysource_bundle_key(dir, key_names[i], &key_spec, &message)) >= 0)
                         r = authenticode_signer_load(key_spec, certificate, &k.signer[i], &message);
                 if (r < 0)
                         log_error("%s", message ?: strerror(-r));
@@ -104,6 +105,11 @@ int keys_load(const char *dir, struct keys *ret)
         }
         *ret = k;
         return 0;
+}
+
+int keys_load(const char *dir, struct keys *ret)
+{
+        return keys_load_some(dir, KEYS_ALL, ret);
 }
 
 void keys_done(struct keys *k)
@@ -207,8 +213,25 @@ static int write_new_file_at(int dir_fd, const char *dir, const char *name, mode
         return 0;
 }
 
-/* dir_fd/NAME/NAME.key and NAME.pem. */
-static int create_key(int dir_fd, const char *dir, enum secure_boot_key k, unsigned bits)
+/* The private key: a new one, or the one a PKCS#11 URI names, which stays in its token. */
+static int new_private_key(enum secure_boot_key k, unsigned bits, const char *uri, EVP_PKEY **ret)
+{
+        _cleanup_free_ char *message = NULL;
+        int r;
+
+        if (uri) {
+                r = keysource_load_pkcs11(uri, ret, &message);
+                return r < 0 ? log_error_errno(r, "%s", message ?: strerror(-r)) : 0;
+        }
+        *ret = EVP_RSA_gen(bits);
+        if (!*ret)
+                return log_error_errno(-EIO, "cannot generate the %s key: %s", key_names[k],
+                                       openssl_reason());
+        return 0;
+}
+
+/* dir_fd/NAME/NAME.pem and NAME.key, or NAME.uri when uri names the key in a token. */
+static int create_key(int dir_fd, const char *dir, enum secure_boot_key k, unsigned bits, const char *uri)
 {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
         _cleanup_(X509_freep) X509 *certificate = NULL;
@@ -223,19 +246,19 @@ static int create_key(int dir_fd, const char *dir, enum secure_boot_key k, unsig
             (fd = openat(dir_fd, key_names[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
                 return log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot create", sub);
 
-        key = EVP_RSA_gen(bits);
-        if (!key)
-                return log_error_errno(-EIO, "cannot generate the %s key: %s", key_names[k],
-                                       openssl_reason());
+        r = new_private_key(k, bits, uri, &key);
+        if (r < 0)
+                return r;
         r = make_certificate(key, common_names[k], &certificate);
         if (r < 0)
                 return r;
         if (!key_pem || !certificate_pem ||
-            !PEM_write_bio_PrivateKey(key_pem, key, NULL, NULL, 0, NULL, NULL) ||
+            !(uri ? BIO_printf(key_pem, "%s\n", uri) > 0
+                  : PEM_write_bio_PrivateKey(key_pem, key, NULL, NULL, 0, NULL, NULL)) ||
             !PEM_write_bio_X509(certificate_pem, certificate))
                 return log_error_errno(-EIO, "cannot encode the %s key: %s", key_names[k], openssl_reason());
 
-        snprintf(file, sizeof(file), "%s.key", key_names[k]);
+        snprintf(file, sizeof(file), "%s.%s", key_names[k], uri ? "uri" : "key");
         r = write_new_file_at(fd, sub, file, PRIVATE_KEY_MODE, key_pem);
         if (r < 0)
                 return r;
@@ -254,9 +277,9 @@ static void remove_temporary(int dir_fd, const char *name)
         for (size_t k = 0; fd >= 0 && k < _SECURE_BOOT_KEY_MAX; k++) {
                 char file[NAME_MAX + 1];
 
-                for (size_t i = 0; i < 2; i++) {
+                for (size_t i = 0; i < 3; i++) {
                         snprintf(file, sizeof(file), "%s/%s.%s", key_names[k], key_names[k],
-                                 i ? "pem" : "key");
+                                 (const char *[]){"key", "uri", "pem"}[i]);
                         (void)unlinkat(fd, file, 0);
                 }
                 (void)unlinkat(fd, key_names[k], AT_REMOVEDIR);
@@ -297,6 +320,12 @@ static int ensure_guid(int dir_fd, const char *dir)
 
 int keys_create(const char *dir, unsigned bits)
 {
+        return keys_create_with(dir, bits, (const char *[_SECURE_BOOT_KEY_MAX]){});
+}
+
+int keys_create_with(const char *dir, unsigned bits,
+                     const char *const token_keys[static _SECURE_BOOT_KEY_MAX])
+{
         _cleanup_close_ int dir_fd = -1, tmp_fd = -1;
         char tmp[PATH_MAX], *tmp_name;
         int r = 0;
@@ -320,7 +349,7 @@ int keys_create(const char *dir, unsigned bits)
         tmp_name = strrchr(tmp, '/') + 1;
 
         for (enum secure_boot_key k = 0; r >= 0 && k < _SECURE_BOOT_KEY_MAX; k++)
-                r = create_key(tmp_fd, tmp, k, bits);
+                r = create_key(tmp_fd, tmp, k, bits, token_keys[k]);
         if (r >= 0 && fsync_dir(tmp_fd) < 0)
                 r = log_errno(LOG_LEVEL_ERROR, errno, "%s: cannot sync", tmp);
         /* RENAME_NOREPLACE: a bundle that appeared meanwhile stays as it is. */

@@ -32,7 +32,14 @@ struct keys {
 /* "PK", "KEK", "db". */
 const char *secure_boot_key_name(enum secure_boot_key k);
 
-/* Loads DIR/GUID and the three key pairs, logging one message naming the file at fault. */
+#define KEYS_ALL   ((1u << _SECURE_BOOT_KEY_MAX) - 1)
+#define KEY_BIT(k) (1u << (k))
+
+/* Loads DIR/GUID, the three certificates and the private keys of those in private_keys (KEY_BIT()s), so
+ * that a key that is not needed may be offline; the others have signer[k].key NULL. Logs one message
+ * naming the file at fault. */
+int keys_load_some(const char *dir, unsigned private_keys, struct keys *ret);
+/* All three key pairs. */
 int keys_load(const char *dir, struct keys *ret);
 void keys_done(struct keys *k);
 
@@ -43,3 +50,7 @@ void keys_done(struct keys *k);
  * run may have been interrupted after writing it, and sbctl keeps it too), otherwise a random one is
  * written. */
 int keys_create(const char *dir, unsigned bits);
+/* The same, with the keys that token_keys names (pkcs11: URIs, or NULL) taken from their tokens rather than
+ * generated: their certificates are made with them, and DIR/keys/NAME/NAME.uri holds the URI. */
+int keys_create_with(const char *dir, unsigned bits,
+                     const char *const token_keys[static _SECURE_BOOT_KEY_MAX]);

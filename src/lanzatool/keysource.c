@@ -6,16 +6,19 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/ui.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs-util.h"
 #include "keysource.h"
+#include "log.h"
 #include "openssl-util.h"
 #include "util.h"
 
@@ -24,7 +27,11 @@
 /* RFC 7512 §2.3 query attributes. */
 #define PKCS11_QUERY_MODULE_PATH "module-path"
 #define PKCS11_QUERY_PIN_VALUE   "pin-value"
-#define KEY_URI_MAX_SIZE         4096
+#define PKCS11_QUERY_PIN_SOURCE  "pin-source"
+#define PIN_SOURCE_FILE_PREFIX   "file:"
+/* ssh's rule for private keys: no bits for group or others. */
+#define EXPOSED_MODE_BITS 0077
+#define KEY_URI_MAX_SIZE  4096
 
 /* One engine, loaded on first use and released by keysource_release(), after every key it backs is gone. */
 static struct pkcs11_state {
@@ -124,6 +131,32 @@ static bool is_attribute(const char *attr, size_t n, const char *name)
         return n > len && strncmp(attr, name, len) == 0 && attr[len] == '=';
 }
 
+void keysource_warn_exposed(int fd, const char *path, const char *what)
+{
+        struct stat st;
+
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & EXPOSED_MODE_BITS))
+                return;
+        log_warning("%s: %s with mode %04o, accessible by %s; only its owner should read it (chmod 0400)",
+                    path, what, (unsigned)(st.st_mode & 07777),
+                    st.st_mode & 0007 ? "everyone" : "its group");
+}
+
+/* The PIN file of a pin-source=file:PATH attribute, checked like a key file; the engine reads it. */
+static void warn_exposed_pin_file(const char *attr, size_t n)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+        size_t skip = strlen(PKCS11_QUERY_PIN_SOURCE) + 1 + strlen(PIN_SOURCE_FILE_PREFIX);
+
+        if (n <= skip || strncmp(attr + strlen(PKCS11_QUERY_PIN_SOURCE) + 1, PIN_SOURCE_FILE_PREFIX,
+                                 strlen(PIN_SOURCE_FILE_PREFIX)) != 0)
+                return;
+        path = percent_decode(attr + skip, n - skip);
+        if (path && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) >= 0)
+                keysource_warn_exposed(fd, path, "PKCS#11 PIN file");
+}
+
 /* Splits the URI into what the engine takes (the URI without module-path) and the module path. */
 static int parse_uri(const char *uri, char **ret_engine_uri, char **ret_module_path, char **reterr_message)
 {
@@ -142,6 +175,8 @@ static int parse_uri(const char *uri, char **ret_engine_uri, char **ret_module_p
                                                  "%.*s: pin-value would show the PIN in messages; "
                                                  "use pin-source=file:PATH",
                                                  (int)(query - engine_uri), engine_uri);
+                if (is_attribute(attr, n, PKCS11_QUERY_PIN_SOURCE))
+                        warn_exposed_pin_file(attr, n);
                 if (!is_attribute(attr, n, PKCS11_QUERY_MODULE_PATH))
                         continue;
                 free(module_path);
@@ -161,6 +196,37 @@ static int parse_uri(const char *uri, char **ret_engine_uri, char **ret_module_p
         *ret_engine_uri = TAKE_PTR(engine_uri);
         *ret_module_path = TAKE_PTR(module_path);
         return 0;
+}
+
+/* The value of attribute name in the URI's path (";"-separated) or query ("&"-separated) part, as written;
+ * NULL when absent or out of memory. */
+static char *uri_attribute(const char *uri, bool query, const char *name)
+{
+        const char *q = strchr(uri, '?'), *p = query ? (q ? q + 1 : NULL) : uri + strlen(PKCS11_URI_SCHEME);
+        const char *end = query || !q ? p + (p ? strlen(p) : 0) : q;
+
+        for (size_t n; p && p < end; p += n + 1) {
+                n = strcspn(p, query ? "&" : ";?");
+                if ((size_t)(end - p) < n)
+                        n = (size_t)(end - p);
+                if (is_attribute(p, n, name))
+                        return strndup(p + strlen(name) + 1, n - strlen(name) - 1);
+        }
+        return NULL;
+}
+
+bool keysource_same_token(const char *a, const char *b)
+{
+        _cleanup_free_ char *token_a = NULL, *token_b = NULL, *module_a = NULL, *module_b = NULL;
+
+        if (!keysource_is_pkcs11_uri(a) || !keysource_is_pkcs11_uri(b))
+                return false;
+        token_a = uri_attribute(a, false, "token");
+        token_b = uri_attribute(b, false, "token");
+        module_a = uri_attribute(a, true, PKCS11_QUERY_MODULE_PATH);
+        module_b = uri_attribute(b, true, PKCS11_QUERY_MODULE_PATH);
+        return token_a && token_b && strcmp(token_a, token_b) == 0 &&
+               (module_a == NULL) == (module_b == NULL) && (!module_a || strcmp(module_a, module_b) == 0);
 }
 
 /* Unattended: a token that wants a PIN the URI does not give fails, without a guess that would

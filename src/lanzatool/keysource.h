@@ -28,10 +28,18 @@ bool keysource_is_pkcs11_uri(const char *spec);
  * URI that DIR/keys/NAME/NAME.uri holds. Malloc'd into *ret_spec. */
 int keysource_bundle_key(const char *dir, const char *name, char **ret_spec, char **reterr_message);
 
+/* Whether two pkcs11: URIs name objects in the same token: the same "token" attribute and the same
+ * module-path (or none in both), as written. A URI without a token attribute is in no known token. */
+bool keysource_same_token(const char *a, const char *b);
+
 /* Loads the private key a pkcs11: URI names, through OpenSSL's pkcs11 engine. Refused: a key that
  * is not RSA, as for key files. The engine stays loaded until keysource_release(): the key's
  * operations go through it. */
 int keysource_load_pkcs11(const char *uri, EVP_PKEY **ret, char **reterr_message);
+
+/* As ssh does for its keys: warns, naming the file and its mode, when what, a private key or a PIN file,
+ * is readable or writable by anyone but its owner (any of the mode bits 077). fd is open on path. */
+void keysource_warn_exposed(int fd, const char *path, const char *what);
 
 /* Unloads the engine and the PKCS#11 module, once every key loaded from a token is freed. Called at
  * the end of main(), not from an exit handler: by then a module's own static destructors (C++ in

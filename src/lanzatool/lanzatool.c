@@ -34,6 +34,7 @@ static int help(void)
                "  create-keys            Create PK, KEK and db keys in --pki-bundle=DIR (sbctl's layout)\n"
                "  enroll-keys            Enroll the bundle's keys into the firmware (setup mode), or\n"
                "                         write them as .auth files with --export-auth=DIR\n"
+               "  list-enrolled-keys     Show PK, KEK, db and dbx: subjects, issuers, SHA-256 fingerprints\n"
                "  sign IMAGE             Sign any PE image (e.g. fwupd's) with the db key, replacing\n"
                "                         its signatures; reproducible\n"
                "  rotate-keys GENERATION...\n"
@@ -48,7 +49,8 @@ static int help(void)
                "Options:\n"
                "  -h --help                   Show this help\n"
                "     --version                Show the version\n"
-               "     --esp-path=PATH          The ESP (default: the first of /efi, /boot, /boot/efi)\n"
+               "     --esp-path=PATH          The ESP (default: the first of /efi, /boot, /boot/efi);\n"
+               "                              rotate-keys: repeatable, every ESP to re-sign\n"
                "     --pki-bundle=DIR         Keys in sbctl's layout (keys/db/db.{key,pem}); a pkcs11: URI\n"
                "                              in keys/db/db.uri names a db key in a PKCS#11 token instead\n"
                "     --stub=PATH              The unsigned stub (default: $LANZABOOTE_STUB or\n"
@@ -72,6 +74,9 @@ static int help(void)
                "     --json=pretty|short|off  JSON output for list and status\n"
                "  -o --output=PATH            sign: write the signed image there (default: in place)\n"
                "     --kek                    rotate-keys: replace the KEK too\n"
+               "     --new-db-key=URI, --new-kek-key=URI\n"
+               "                              rotate-keys: the successor of a key held in a PKCS#11 token,\n"
+               "                              created beforehand in the same token\n"
                "     --pcr-private-key=KEY    install, measure: sign PCR 11 policies with this RSA key "
                "(PEM);\n"
                "                              install adds .pcrpkey and .pcrsig to every stub\n"
@@ -85,7 +90,8 @@ static int help(void)
                "                              measure: section files (--osrel --cmdline --initrd --ucode\n"
                "                              --splash --dtb --uname --sbat too)\n"
                "     --pcr=11|4               measure: which PCR (default: 11)\n"
-               "     --tpm-eventlog=PATH      measure --pcr=4: the event log (default: the kernel's)\n"
+               "     --tpm-eventlog-path=PATH measure --pcr=4, enroll: the TPM event log (default: the "
+               "kernel's)\n"
                "     --key-size=BITS          create-keys: RSA key size: 2048, 3072 or 4096 (default)\n"
                "     --export-auth=DIR        enroll-keys: write PK.auth, KEK.auth, db.auth instead\n"
                "     --auto-enroll            install: also write the .auth files to ESP/loader/keys/auto,\n"
@@ -94,13 +100,17 @@ static int help(void)
                "     --firmware-builtin       enroll: add the firmware's dbDefault and KEKDefault\n"
                "     --add-db-cert=FILE       enroll: add a certificate (PEM or DER) to db; repeatable\n"
                "     --add-kek-cert=FILE      enroll: add a certificate (PEM or DER) to KEK; repeatable\n"
+               "     --microsoft[=DIR]        enroll: add Microsoft's certificates from DIR/KEK and DIR/db\n"
+               "                              (default: %s)\n"
+               "     --tpm-eventlog           enroll: add the digests of the option ROMs in the event log\n"
+               "                              to db\n"
                "     --yes-this-might-brick-my-machine\n"
-               "                              enroll: even when the event log (--tpm-eventlog) shows\n"
-               "                              option ROMs and db would hold our certificate only\n"
+               "                              enroll: even when the event log shows option ROMs that db\n"
+               "                              could not verify\n"
                "  -q --quiet                  Print errors only\n"
                "  -v --verbose                Print debug messages\n\n"
                "Exit status: 0 success, 1 failure, 2 usage error.\n",
-               LANZABOOTE_STUB_DIR);
+               LANZABOOTE_STUB_DIR, ENROLL_MICROSOFT_DIR_DEFAULT);
         return 0;
 }
 
@@ -160,6 +170,16 @@ static int add_certificate_option(const char *option, const char *path, const ch
         return 0;
 }
 
+/* --esp-path, repeatable: arg.esp_path is the first, which the verbs that take one ESP use. */
+static int add_esp_path(const char *path)
+{
+        if (arg.n_esp_paths >= ESP_PATHS_MAX)
+                return log_error_errno(-E2BIG, "--esp-path: at most %d ESPs", ESP_PATHS_MAX);
+        arg.esp_paths[arg.n_esp_paths++] = path;
+        arg.esp_path = arg.esp_paths[0];
+        return 0;
+}
+
 /* 1: go on with a verb, 0: done (help, version), negative: usage error. */
 static int parse_argv(int argc, char *argv[])
 {
@@ -191,10 +211,14 @@ static int parse_argv(int argc, char *argv[])
                 ARG_ADD_KEK_CERT,
                 ARG_YES_BRICK,
                 ARG_KEK,
+                ARG_NEW_DB_KEY,
+                ARG_NEW_KEK_KEY,
                 ARG_PCR,
                 ARG_BANK,
                 ARG_PHASE,
                 ARG_TPM_EVENTLOG,
+                ARG_TPM_EVENTLOG_PATH,
+                ARG_MICROSOFT,
                 ARG_PCR_PRIVATE_KEY,
                 ARG_PCR_PUBLIC_KEY,
                 ARG_SECTION_FIRST, /* measure --linux= …: one per enum unified_section */
@@ -230,10 +254,14 @@ static int parse_argv(int argc, char *argv[])
                 {"yes-this-might-brick-my-machine", no_argument, NULL, ARG_YES_BRICK},
                 {"output", required_argument, NULL, 'o'},
                 {"kek", no_argument, NULL, ARG_KEK},
+                {"new-db-key", required_argument, NULL, ARG_NEW_DB_KEY},
+                {"new-kek-key", required_argument, NULL, ARG_NEW_KEK_KEY},
                 {"pcr", required_argument, NULL, ARG_PCR},
                 {"bank", required_argument, NULL, ARG_BANK},
                 {"phase", required_argument, NULL, ARG_PHASE},
-                {"tpm-eventlog", required_argument, NULL, ARG_TPM_EVENTLOG},
+                {"tpm-eventlog", no_argument, NULL, ARG_TPM_EVENTLOG},
+                {"tpm-eventlog-path", required_argument, NULL, ARG_TPM_EVENTLOG_PATH},
+                {"microsoft", optional_argument, NULL, ARG_MICROSOFT},
                 {"pcr-private-key", required_argument, NULL, ARG_PCR_PRIVATE_KEY},
                 {"pcr-public-key", required_argument, NULL, ARG_PCR_PUBLIC_KEY},
                 {"linux", required_argument, NULL, ARG_SECTION_FIRST + UNIFIED_SECTION_LINUX},
@@ -263,7 +291,7 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_VERSION:
                         return version();
                 case ARG_ESP_PATH:
-                        arg.esp_path = optarg;
+                        r = add_esp_path(optarg);
                         break;
                 case ARG_PKI_BUNDLE:
                         arg.pki_bundle = optarg;
@@ -346,6 +374,12 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_KEK:
                         arg.rotate_kek = true;
                         break;
+                case ARG_NEW_DB_KEY:
+                        arg.rotate_new_keys[SECURE_BOOT_DB] = optarg;
+                        break;
+                case ARG_NEW_KEK_KEY:
+                        arg.rotate_new_keys[SECURE_BOOT_KEK] = optarg;
+                        break;
                 case ARG_PCR:
                         r = parse_unsigned("--pcr", optarg, &arg.pcr);
                         if (r >= 0 && arg.pcr != TPM2_PCR_KERNEL_BOOT &&
@@ -361,8 +395,14 @@ static int parse_argv(int argc, char *argv[])
                         r = strv_extend(&arg.phases, optarg);
                         break;
                 case ARG_TPM_EVENTLOG:
+                        arg.enroll.tpm_eventlog = true;
+                        break;
+                case ARG_TPM_EVENTLOG_PATH:
                         arg.tpm_eventlog = optarg;
-                        arg.enroll.tpm_eventlog = optarg;
+                        arg.enroll.tpm_eventlog_path = optarg;
+                        break;
+                case ARG_MICROSOFT:
+                        arg.enroll.microsoft_dir = optarg ?: ENROLL_MICROSOFT_DIR_DEFAULT;
                         break;
                 case ARG_PCR_PRIVATE_KEY:
                         arg.pcr_private_key = optarg;
@@ -391,17 +431,19 @@ static const struct verb {
         const char *name;
         int min_args, max_args; /* the verb name included; -1: any */
         int (*run)(int argc, char *argv[]);
+        bool many_esps; /* takes --esp-path more than once */
 } verbs[] = {
-        {"install", 2, -1, verb_install},
-        {"list", 1, 1, verb_list},
-        {"verify", 1, 1, verb_verify},
-        {"status", 1, 1, verb_status},
-        {"remove", 1, 1, verb_remove},
-        {"sign", 2, 2, verb_sign},
-        {"rotate-keys", 2, -1, verb_rotate_keys},
-        {"measure", 1, 2, verb_measure},
-        {"create-keys", 1, 1, verb_create_keys},
-        {"enroll-keys", 1, 1, verb_enroll_keys},
+        {"install", 2, -1, verb_install, false},
+        {"list", 1, 1, verb_list, false},
+        {"verify", 1, 1, verb_verify, false},
+        {"status", 1, 1, verb_status, false},
+        {"remove", 1, 1, verb_remove, false},
+        {"sign", 2, 2, verb_sign, false},
+        {"rotate-keys", 2, -1, verb_rotate_keys, true},
+        {"measure", 1, 2, verb_measure, false},
+        {"create-keys", 1, 1, verb_create_keys, false},
+        {"enroll-keys", 1, 1, verb_enroll_keys, false},
+        {"list-enrolled-keys", 1, 1, verb_list_enrolled_keys, false},
 };
 
 static int dispatch(int argc, char *argv[])
@@ -414,6 +456,8 @@ static int dispatch(int argc, char *argv[])
                         continue;
                 if (argc < v->min_args || (v->max_args >= 0 && argc > v->max_args))
                         return log_error("%s: wrong number of arguments, see --help", v->name), 2;
+                if (arg.n_esp_paths > 1 && !v->many_esps)
+                        return log_error("%s: takes one --esp-path", v->name), 2;
                 return v->run(argc, argv);
         }
         log_error("unknown command \"%s\", see --help", argv[0]);

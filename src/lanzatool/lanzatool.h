@@ -14,8 +14,12 @@ enum json_mode {
 };
 
 /* Command-line state shared by the verbs, as bootctl keeps its arg_* globals. */
+#define ESP_PATHS_MAX 8
+
 struct arguments {
-        const char *esp_path;
+        const char *esp_path; /* the first --esp-path, NULL: found as bootctl does */
+        const char *esp_paths[ESP_PATHS_MAX];
+        size_t n_esp_paths;
         const char *pki_bundle;
         const char *stub;
         const char *systemd_boot;
@@ -31,6 +35,7 @@ struct arguments {
         struct loader_conf loader;
         const char *output; /* sign: where the signed image goes, NULL: in place */
         bool rotate_kek;    /* rotate-keys: replace the KEK too */
+        const char *rotate_new_keys[_SECURE_BOOT_KEY_MAX]; /* rotate-keys: successors in a token, by URI */
         /* measure, and install's PCR 11 signatures */
         unsigned pcr;                                    /* measure: 11 (default) or 4 */
         unsigned pcr_banks;                              /* PCR_BANK bits, 0: systemd-measure's four */
@@ -55,3 +60,4 @@ int verb_rotate_keys(int argc, char *argv[]);
 int verb_measure(int argc, char *argv[]);
 int verb_create_keys(int argc, char *argv[]);
 int verb_enroll_keys(int argc, char *argv[]);
+int verb_list_enrolled_keys(int argc, char *argv[]);

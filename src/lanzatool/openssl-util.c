@@ -32,6 +32,7 @@ int openssl_load_private_key(const char *spec, EVP_PKEY **ret, char **reterr_mes
         f = fopen(spec, "re");
         if (!f)
                 return set_error_message(reterr_message, -errno, "%s: cannot open private key: %m", spec);
+        keysource_warn_exposed(fileno(f), spec, "private key");
         key = PEM_read_PrivateKey(f, NULL, openssl_refuse_passphrase, NULL);
         if (!key)
                 return set_error_message(reterr_message, -EBADMSG,

@@ -19,7 +19,7 @@ static int enroll_run(struct keys *k, struct enroll_set *s)
         if (r >= 0)
                 r = enroll_set_build(k, &arg.enroll, s);
         if (r >= 0)
-                r = enroll_guard(k, &s->esl[SECURE_BOOT_DB], &arg.enroll);
+                r = enroll_guard(&s->esl[SECURE_BOOT_DB], &arg.enroll);
         if (r < 0)
                 return r;
         return arg.export_auth ? enroll_export(s, arg.export_auth) : enroll_live(s);

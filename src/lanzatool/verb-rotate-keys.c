@@ -9,9 +9,11 @@
  * old one. The order, and why:
  *
  *   1. New keys, made by keys_create() in DIR/rotate-keys (its PK is not used), as big as the db key
- *      they replace unless --key-size says otherwise. Their certificates are recorded as
- *      DIR/rotate-keys/new-{db,KEK}.pem before anything else happens: from then on every step can tell
- *      the new key from the old one, whichever directory each is in.
+ *      they replace unless --key-size says otherwise. A key held in a PKCS#11 token is succeeded by a
+ *      key in the same token (--new-db-key, --new-kek-key), never by a key file. Only the keys that
+ *      sign updates are loaded: KEK's for db, PK's with --kek; the old db key is not needed. The new
+ *      certificates are recorded as DIR/rotate-keys/new-{db,KEK}.pem before anything else happens:
+ *      from then on every step can tell the new key from the old one, whichever directory each is in.
  *   2. Append: with --kek the new KEK certificate is appended to KEK (signed by PK), then the new db
  *      certificate to db (signed by the bundle's KEK). APPEND_WRITE with a zero timestamp, which the
  *      firmware does not order, so the later replacement's timestamp "now" is still the newest. db now
@@ -23,7 +25,9 @@
  *   4. Re-sign through the install path with the given generations: stubs (their names hash the
  *      certificate, so they are new files) and systemd-boot; old stubs are collected. Then every .efi on
  *      the ESP that only the old key verifies (the booted entry install keeps, images signed with
- *      `lanzatool sign`) is re-signed in place, atomically. After this pass no file needs the old key.
+ *      `lanzatool sign`) is re-signed in place, atomically: the old key's signature is replaced, any
+ *      other signature kept. With --esp-path given more than once, every ESP goes through this step
+ *      before the next one retires anything. After this pass no file needs the old key.
  *   5. Retire: db is rewritten without the old certificate, keeping everything else it holds (another
  *      vendor's CA, option ROM hashes), signed by the bundle's KEK (with --kek the new one, enrolled in
  *      step 2), timestamped now; with --kek, KEK likewise (signed by PK). db first: it is what boots;
@@ -54,6 +58,7 @@
 #include "esp.h"
 #include "fs-util.h"
 #include "keys.h"
+#include "keysource.h"
 #include "lanzatool.h"
 #include "log.h"
 #include "plan.h"
@@ -285,20 +290,64 @@ static int check_firmware(const struct rotation *r)
         return 0;
 }
 
-/* Step 1: the new keys, as big as the db key they replace unless --key-size says otherwise. */
+/* The option naming the successor of key k (KEK or db) in a token. */
+static const char *new_key_option(enum secure_boot_key k)
+{
+        return k == SECURE_BOOT_KEK ? "--new-kek-key" : "--new-db-key";
+}
+
+/* Step 1, for one key: its successor's URI when it must come from a token, else NULL in *ret. A key held in
+ * a PKCS#11 token is never succeeded by a key file: the user creates the new key in the same token (with the
+ * token's own tool) and names it with --new-KEY-key. */
+static int choose_successor(const struct rotation *r, enum secure_boot_key k, const char **ret)
+{
+        const char *name = secure_boot_key_name(k), *new = arg.rotate_new_keys[k];
+        _cleanup_free_ char *spec = NULL, *message = NULL;
+        int rc;
+
+        rc = keysource_bundle_key(r->bundle, name, &spec, &message);
+        if (rc < 0)
+                return log_error_errno(rc, "%s", message ?: strerror(-rc));
+        if (new && !keysource_is_pkcs11_uri(new))
+                return log_error_errno(-EINVAL, "%s=%s: not a " PKCS11_URI_SCHEME " URI", new_key_option(k),
+                                       new);
+        if (keysource_is_pkcs11_uri(spec) && !new)
+                return log_error_errno(
+                        -EPERM,
+                        "%s/keys/%s/%s.uri: the %s key is in a PKCS#11 token, and rotate-keys "
+                        "never replaces it with a key file; create its successor in the same "
+                        "token and name it with %s=" PKCS11_URI_SCHEME "…",
+                        r->bundle, name, name, name, new_key_option(k));
+        if (keysource_is_pkcs11_uri(spec) && !keysource_same_token(spec, new))
+                return log_error_errno(-EPERM, "%s=%s: not in the token of %s/keys/%s/%s.uri",
+                                       new_key_option(k), new, r->bundle, name, name);
+        if (new &&strcmp(new, spec) == 0)
+                return log_error_errno(-EINVAL, "%s=%s: that is the current key", new_key_option(k), new);
+        *ret = new;
+        return 0;
+}
+
+/* Step 1: the new keys, as big as the db key they replace unless --key-size says otherwise; those that
+ * succeed a token's key from that token. */
 static int create_new_keys(struct rotation *r)
 {
         EVP_PKEY *public_key = X509_get0_pubkey(r->keys.signer[SECURE_BOOT_DB].certificate);
         unsigned bits = arg.key_size
                                 ?: public_key ? (unsigned)EVP_PKEY_get_bits(public_key)
                                               : KEYS_DEFAULT_BITS;
+        const char *token_keys[_SECURE_BOOT_KEY_MAX] = {};
 
         if (rotation_started(r)) {
                 log_info("%s: finishing the rotation begun there", r->dir);
                 return 0;
         }
+        for (size_t i = 0; i < r->n_rotated; i++) {
+                int rc = choose_successor(r, r->rotated[i].key, &token_keys[r->rotated[i].key]);
+                if (rc < 0)
+                        return rc;
+        }
         log_info("%s: creating new %u-bit keys", r->dir, bits);
-        return keys_create(r->dir, bits);
+        return keys_create_with(r->dir, bits, token_keys);
 }
 
 static int record_new_certificate(const struct rotation *r, enum secure_boot_key k)
@@ -404,7 +453,8 @@ static int resign_file(int dir_fd, const char *path, const char *name, X509 *old
         if (authenticode_verify(image, size, new->certificate, NULL) == 0 ||
             authenticode_verify(image, size, old, NULL) != 0)
                 return 0;
-        rc = authenticode_sign(image, size, new, &signed_image, &signed_size, &message);
+        /* Only our signature is replaced: a vendor's (fwupd's, say) stays. */
+        rc = authenticode_resign(image, size, old, new, &signed_image, &signed_size, &message);
         if (rc >= 0)
                 rc = write_file_atomic_at(dir_fd, name, signed_image, signed_size);
         if (rc < 0)
@@ -600,10 +650,38 @@ static int finish(const struct rotation *r)
         return remove_done(r);
 }
 
+/* The private keys a rotation signs with: KEK signs db's updates, PK KEK's (with --kek). db's own key is
+ * needed only once the bundle holds the new one, to re-sign; the old PK, KEK or db key may be offline. */
+static unsigned signing_keys(void)
+{
+        return KEY_BIT(SECURE_BOOT_KEK) | (arg.rotate_kek ? KEY_BIT(SECURE_BOOT_PK) : 0);
+}
+
 static int reload_keys(struct rotation *r)
 {
         keys_done(&r->keys);
-        return keys_load(r->bundle, &r->keys);
+        return keys_load_some(r->bundle, signing_keys() | KEY_BIT(SECURE_BOOT_DB), &r->keys);
+}
+
+/* Step 4 on every ESP given (--esp-path, repeatable; one found as install finds it otherwise), all before
+ * step 5 retires the old key: an ESP left out would stop booting then. */
+static int resign_every_esp(const struct rotation *r, int argc, char *argv[])
+{
+        size_t n = arg.n_esp_paths ?: 1;
+        int rc = 0;
+
+        for (size_t i = 0; rc >= 0 && i < n; i++) {
+                arg.esp_path = arg.n_esp_paths ? arg.esp_paths[i] : NULL;
+                if (verb_install(argc, argv) != 0)
+                        return log_error_errno(
+                                -EIO,
+                                "%s: install failed; the new keys are in %s and db trusts both "
+                                "the old and the new one; run rotate-keys again to finish",
+                                arg.esp_path ?: "the ESP", r->bundle);
+                rc = resign_leftovers(r);
+        }
+        arg.esp_path = arg.n_esp_paths ? arg.esp_paths[0] : NULL;
+        return rc;
 }
 
 static int rotate(struct rotation *r, int argc, char *argv[])
@@ -621,9 +699,14 @@ static int rotate(struct rotation *r, int argc, char *argv[])
 
         rc = remove_done(r);
         if (rc >= 0)
-                rc = keys_load(r->bundle, &r->keys);
-        if (rc >= 0)
                 rc = choose_keys(r);
+        if (rc >= 0)
+                rc = keys_load_some(r->bundle, signing_keys(), &r->keys);
+        for (size_t i = 0; rc >= 0 && i < _SECURE_BOOT_KEY_MAX; i++)
+                if (arg.rotate_new_keys[i] &&
+                    !(i == SECURE_BOOT_DB || (i == SECURE_BOOT_KEK && arg.rotate_kek)))
+                        rc = log_error_errno(-EINVAL, "%s: %s is not rotated", new_key_option(i),
+                                             secure_boot_key_name(i));
         if (rc >= 0)
                 rc = load_state(r);
         if (rc >= 0)
@@ -643,12 +726,7 @@ static int rotate(struct rotation *r, int argc, char *argv[])
         if (rc < 0)
                 return rc;
 
-        if (verb_install(argc, argv) != 0)
-                return log_error_errno(-EIO,
-                                       "the new keys are in %s and db trusts both the old and the new "
-                                       "one; run rotate-keys again to finish",
-                                       r->bundle);
-        rc = resign_leftovers(r);
+        rc = resign_every_esp(r, argc, argv);
         for (size_t i = r->n_rotated; rc >= 0 && i > 0; i--)
                 rc = retire_old(r, &r->rotated[i - 1]);
         if (rc >= 0)

@@ -53,6 +53,14 @@ hsm -q sign "$SDBOOT" -o "$T/token.efi" || fail "sign with the token"
 cmp "$T/file.efi" "$T/token.efi" || fail "token and file signatures differ"
 sbverify --cert "$T/pki/keys/db/db.pem" "$T/token.efi" >/dev/null 2>&1 || fail "sbverify rejects $T/token.efi"
 
+# A PIN file others can read is named in a warning, as ssh names a private key file.
+chmod 0644 "$T/pin"
+hsm sign "$SDBOOT" -o "$T/token-warn.efi" 2>"$T/err" || fail "sign with a 0644 PIN file: $(cat "$T/err")"
+grep -qF "$T/pin: PKCS#11 PIN file with mode 0644, accessible by everyone" "$T/err" || fail "no PIN file warning: $(cat "$T/err")"
+chmod 0400 "$T/pin"
+hsm sign "$SDBOOT" -o "$T/token-quiet.efi" 2>"$T/err" || fail "sign with a 0400 PIN file"
+grep -q 'mode' "$T/err" && fail "a warning for a 0400 PIN file: $(cat "$T/err")"
+
 # Without module-path, p11-kit's proxy loads the registered SoftHSM2 module.
 set_uri "$KEY_URI?pin-source=file:$T/pin"
 hsm -q sign "$SDBOOT" -o "$T/proxy.efi" || fail "sign through p11-kit's proxy"

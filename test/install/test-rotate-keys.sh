@@ -54,9 +54,69 @@ set_var KEK "$GLOBAL" "$T/KEK.esl"
 set_var PK "$GLOBAL" "$T/KEK.esl"
 refused 'PK does not hold .*/keys/PK/PK.pem, which must sign updates of KEK' --kek rotate-keys "$gen"
 
+set_var PK "$GLOBAL" "$T/PK.esl"
+
+# Only the keys that sign updates are needed: a db-only rotation runs with PK.key and db.key offline (it
+# gets as far as this fake firmware lets it: the append to db, signed by KEK, is written; reading it back,
+# the fake shows the payload rather than a signature list).
+mkdir -p "$T/offline"
+mv "$T/pki/keys/PK/PK.key" "$T/pki/keys/db/db.key" "$T/offline/"
+rc=0
+lzbt --no-variables --timeout=0 rotate-keys "$gen" 2>"$T/err" || rc=$?
+[[ $rc == 1 ]] && grep -q '^lanzatool: db: signature list' "$T/err" && ! grep -q 'PK.key\|db.key' "$T/err" ||
+	fail "db-only rotation without PK.key and db.key: exit $rc: $(cat "$T/err")"
+[[ $(od -An -tx1 -N4 "$LANZATOOL_EFIVARFS/db-$DB" | tr -d ' ') == 67000000 ]] || fail "no append to db"
+mv "$T/offline/PK.key" "$T/pki/keys/PK/" && mv "$T/offline/db.key" "$T/pki/keys/db/"
+rm -rf "$T/pki/rotate-keys"
+set_var db "$DB" "$T/other-db.esl" "$T/db.esl"
+
+# Every ESP is re-signed, so rotate-keys takes --esp-path more than once; the verbs that work on one ESP
+# refuse that.
+rc=0
+"$LANZATOOL" --esp-path="$T/esp" --esp-path="$T/esp2" --pki-bundle="$T/pki" list 2>"$T/err" || rc=$?
+[[ $rc == 2 ]] && grep -q 'list: takes one --esp-path' "$T/err" || fail "list with two ESPs: exit $rc: $(cat "$T/err")"
+
+# A db key in a PKCS#11 token (SoftHSM2) is succeeded by a key in the same token, never by a key file.
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export SOFTHSM2_CONF=$T/softhsm2.conf
+mkdir -p "$T/tokens"
+printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$T" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label lzbt --pin 1234 --so-pin 5678 >/dev/null
+softhsm2-util --init-token --free --label elsewhere --pin 1234 --so-pin 5678 >/dev/null
+softhsm2-util --import "$T/pki/keys/db/db.key" --token lzbt --label db --id 01 --pin 1234 >/dev/null
+install -m 0400 /dev/null "$T/pin" && printf 1234 >"$T/pin"
+uri() { printf 'pkcs11:token=%s;object=%s;type=private?pin-source=file:%s&module-path=%s' "$1" "$2" "$T/pin" "$SOFTHSM_MODULE"; }
+mv "$T/pki/keys/db/db.key" "$T/offline/db.key"
+uri lzbt db >"$T/pki/keys/db/db.uri"
+refused 'keys/db/db.uri: the db key is in a PKCS#11 token, and rotate-keys never replaces it with a key file' \
+	rotate-keys "$gen"
+refused "new-db-key=.*: not in the token of" --new-db-key="$(uri elsewhere db2)" rotate-keys "$gen"
+refused "new-db-key=/tmp/x.key: not a pkcs11: URI" --new-db-key=/tmp/x.key rotate-keys "$gen"
+refused "new-kek-key: KEK is not rotated" --new-db-key="$(uri lzbt db2)" --new-kek-key="$(uri lzbt kek2)" \
+	rotate-keys "$gen"
+# The successor, made in the token beforehand with the token's own tool.
+pkcs11-tool --module "$SOFTHSM_MODULE" --token-label lzbt --login --pin 1234 --keypairgen --key-type rsa:2048 \
+	--label db2 --id 02 >/dev/null 2>&1 || fail "pkcs11-tool --keypairgen"
+rc=0
+lzbt --no-variables --timeout=0 --new-db-key="$(uri lzbt db2)" rotate-keys "$gen" 2>"$T/err" || rc=$?
+[[ $rc == 1 ]] && grep -q '^lanzatool: db: signature list' "$T/err" ||
+	fail "rotation with the db successor in the token: exit $rc: $(cat "$T/err")"
+new_db=$T/pki/rotate-keys/keys/db
+[[ -f $new_db/db.uri && -f $new_db/db.pem && ! -e $new_db/db.key ]] || fail "new db: $(ls "$new_db")"
+[[ $(cat "$new_db/db.uri") == "$(uri lzbt db2)" ]] || fail "new db.uri: $(cat "$new_db/db.uri")"
+pkcs11-tool --module "$SOFTHSM_MODULE" --token-label lzbt --read-object --type pubkey --label db2 \
+	-o "$T/db2.pub.der" >/dev/null 2>&1 || fail "pkcs11-tool --read-object"
+[[ $(openssl pkey -pubin -inform DER -in "$T/db2.pub.der") == $(openssl x509 -in "$new_db/db.pem" -noout -pubkey) ]] ||
+	fail "the new db certificate is not the token key's"
+cmp -s "$new_db/db.pem" "$T/pki/rotate-keys/new-db.pem" || fail "new-db.pem is not the token key's certificate"
+openssl verify -CAfile "$new_db/db.pem" "$new_db/db.pem" >/dev/null || fail "the new db certificate is not self-signed"
+[[ -z $(find "$T/pki" -name '*.key' -newer "$T/pin" -path '*db*') ]] || fail "a db key file was written"
+rm -rf "$T/pki/rotate-keys" "$T/pki/keys/db/db.uri"
+mv "$T/offline/db.key" "$T/pki/keys/db/"
+set_var db "$DB" "$T/other-db.esl" "$T/db.esl"
+
 # Everything enrolled: the new keys are made and the append written, but this "firmware" does not
 # apply it. Nothing may then be switched, signed or retired.
-set_var PK "$GLOBAL" "$T/PK.esl"
 rc=0
 lzbt --no-variables --timeout=0 --kek rotate-keys "$gen" 2>"$T/err" || rc=$?
 [[ $rc == 1 ]] || fail "rotate-keys against a fake firmware: exit $rc: $(cat "$T/err")"

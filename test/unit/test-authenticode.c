@@ -58,6 +58,9 @@ static bool make_keys(void)
                        "cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem "
                        "-subj /CN=lanzaboote-test-other -days 3650",
                        tmpdir) &&
+               run_quiet("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout new.key -out new.pem "
+                         "-subj /CN=lanzaboote-test-new -days 3650",
+                         tmpdir) &&
                run_quiet("cd %s && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -aes256 "
                          "-pass pass:secret -out encrypted.key",
                          tmpdir) &&
@@ -566,6 +569,56 @@ finish:
         authenticode_signer_done(&db);
 }
 
+/* rotate-keys on an image a vendor signed too: sbsign signs systemd-boot with the vendor's key ("other"),
+ * then appends a signature with ours ("db"). Re-signed with "new" in place of "db", sbverify must accept it
+ * with the vendor's and the new certificate, not with the old one, and list two signatures. */
+static void test_resign(void)
+{
+        struct authenticode_signer new = load_signer("new");
+        X509 *db_cert = load_certificate("db");
+        char *dual = temp_path("dual.efi"), *resigned = temp_path("resigned.efi"), *out = NULL,
+             *error = NULL;
+        uint8_t *image = NULL, *result = NULL, *again = NULL;
+        size_t size = 0, result_size = 0, again_size = 0;
+        int r;
+
+        check(run_quiet("sbsign --key %s/other.key --cert %s/other.pem --output %s.1 %s && "
+                        "sbsign --key %s/db.key --cert %s/db.pem --output %s %s.1",
+                        tmpdir, tmpdir, dual, SYSTEMD_BOOT, tmpdir, tmpdir, dual, dual),
+              "sbsign twice");
+        image = test_read_file(dual, &size);
+        r = image ? authenticode_resign(image, size, db_cert, &new, &result, &result_size, &error) : -EIO;
+        check(r == 0, "resign: %d %s", r, error);
+        if (r == 0 && test_write_file(resigned, result, result_size)) {
+                for (const char *const *c = (const char *const[]){"other", "new", NULL}; *c; c++) {
+                        check(run_command(&out, "sbverify --cert %s/%s.pem %s", tmpdir, *c, resigned) == 0,
+                              "sbverify --cert %s.pem rejects the re-signed image:\n%s", *c, out);
+                        free(out);
+                }
+                check(run_command(&out, "sbverify --cert %s/db.pem %s", tmpdir, resigned) != 0,
+                      "sbverify --cert db.pem accepts the re-signed image:\n%s", out);
+                free(out);
+                check(run_command(&out, "sbverify --list %s 2>/dev/null | grep -c '^signature '",
+                                  resigned) == 0 &&
+                              strcmp(out, "2\n") == 0,
+                      "sbverify --list: %s signatures, expected 2", out);
+                free(out);
+                /* Again: nothing of the old key is left, ours is replaced, the vendor's stays. */
+                r = authenticode_resign(result, result_size, new.certificate, &new, &again, &again_size,
+                                        &error);
+                check(r == 0 && again_size == result_size && memcmp(again, result, result_size) == 0,
+                      "re-signing with the same key again changes the image");
+        }
+        free(image);
+        free(result);
+        free(again);
+        free(error);
+        free(dual);
+        free(resigned);
+        X509_free(db_cert);
+        authenticode_signer_done(&new);
+}
+
 int main(void)
 {
         const char *lanzaboote_stub = getenv("LANZABOOTE_STUB");
@@ -584,6 +637,7 @@ int main(void)
                 printf("LANZABOOTE_STUB not set (built with -Defi=false): Debian's binaries only\n");
         test_key_errors();
         test_malformed();
+        test_resign();
 
         rm_rf(tmpdir);
         return tests_finish();

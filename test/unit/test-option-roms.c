@@ -2,8 +2,9 @@
 /* The bricking guard of enroll-keys and install --auto-enroll. Event logs are built here in the TCG
  * crypto-agile format (formats.md §4.1-4.2) as OVMF records them, with SHA-1 and SHA-256 banks: one as a
  * machine without option ROMs has it, one with a graphics card's driver (EV_EFI_BOOT_SERVICES_DRIVER), one
- * with two, and broken ones. The guard must refuse exactly when option ROMs ran and db would hold our
- * certificate alone. */
+ * with two, and broken ones. The guard must refuse exactly when option ROMs ran and db could not verify
+ * them: an unrelated extra certificate is not enough, their logged digests are. (Microsoft's CA, recognised
+ * by its fingerprint, is tested with the real certificate in test/install/test-keys.sh.) */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -126,10 +127,19 @@ static struct blob make_log(size_t n_roms)
 
 static int count(const struct blob *log, size_t *ret)
 {
+        struct option_roms roms = {};
         char *message = NULL;
-        int r = option_roms_count_in(log->data, log->size, ret, &message);
+        int r = option_roms_parse(log->data, log->size, &roms, &message);
 
         check(r == 0 || message, "a failure comes with a message");
+        if (r == 0) {
+                *ret = roms.n;
+                /* put_event() fills the SHA-256 digest with the PCR number. */
+                for (size_t i = 0; i < roms.n; i++)
+                        for (size_t j = 0; j < SHA256_DIGEST_SIZE; j++)
+                                check(roms.sha256 && roms.sha256[i][j] == 2, "option ROM %zu: digest", i);
+        }
+        option_roms_done(&roms);
         free(message);
         return r;
 }
@@ -179,11 +189,11 @@ static void load_keys(struct keys *k)
         free(message);
 }
 
-static int guard(const struct keys *k, const struct blob *db, const char *log, bool allow_brick)
+static int guard(const struct blob *db, const char *log, bool allow_brick)
 {
-        struct enroll_options o = {.tpm_eventlog = log, .allow_brick = allow_brick};
+        struct enroll_options o = {.tpm_eventlog_path = log, .allow_brick = allow_brick};
 
-        return enroll_guard(k, db, &o);
+        return enroll_guard(db, &o);
 }
 
 static void test_guard(void)
@@ -191,7 +201,9 @@ static void test_guard(void)
         struct blob none = make_log(0), one = make_log(1), broken = {};
         char *none_path = write_log("none", &none), *one_path = write_log("one", &one), *broken_path,
              *missing_path = NULL;
-        struct blob ours = {}, more = {}, kek = {};
+        struct blob ours = {}, more = {}, kek = {}, digests = {}, wrong = {};
+        const uint8_t logged[1][SHA256_DIGEST_SIZE] = {{[0 ... SHA256_DIGEST_SIZE - 1] = 2}};
+        const uint8_t other[1][SHA256_DIGEST_SIZE] = {{[0 ... SHA256_DIGEST_SIZE - 1] = 3}};
         struct keys k;
 
         load_keys(&k);
@@ -200,19 +212,31 @@ static void test_guard(void)
         check(esl_merge(&more, ours.data, ours.size, NULL) == 0 &&
                       esl_merge(&more, kek.data, kek.size, NULL) == 0,
               "db with another certificate");
+        check(esl_merge(&digests, ours.data, ours.size, NULL) == 0 &&
+                      esl_append_sha256(&digests, &k.owner, logged, 1) == 0,
+              "db with the logged digest");
+        check(esl_merge(&wrong, ours.data, ours.size, NULL) == 0 &&
+                      esl_append_sha256(&wrong, &k.owner, other, 1) == 0,
+              "db with another digest");
         broken = (struct blob){one.data, one.size - 3};
         broken_path = write_log("broken", &broken);
         check(asprintf(&missing_path, "%s/missing", tmpdir) > 0, "asprintf");
 
-        check(guard(&k, &ours, none_path, false) == 0, "no option ROMs: enrolled");
-        check(guard(&k, &ours, one_path, false) == -EPERM, "an option ROM, our certificate alone: refused");
-        check(guard(&k, &more, one_path, false) == 0, "an option ROM, another certificate in db: enrolled");
-        check(guard(&k, &ours, one_path, true) == 0,
+        check(guard(&ours, none_path, false) == 0, "no option ROMs: enrolled");
+        check(guard(&ours, one_path, false) == -EPERM, "an option ROM, our certificate alone: refused");
+        check(guard(&more, one_path, false) == -EPERM,
+              "an option ROM, an unrelated certificate in db: refused");
+        check(guard(&digests, one_path, false) == 0, "an option ROM, its digest in db: enrolled");
+        check(guard(&wrong, one_path, false) == -EPERM, "an option ROM, another digest in db: refused");
+        check(guard(&ours, one_path, true) == 0,
               "an option ROM, --yes-this-might-brick-my-machine: enrolled");
-        check(guard(&k, &ours, broken_path, false) == -EBADMSG, "a broken log: refused");
-        check(guard(&k, &more, broken_path, false) == 0,
-              "a broken log does not matter with another certificate");
-        check(guard(&k, &ours, missing_path, false) == -ENOENT, "a log given that does not exist: refused");
+        check(enroll_guard(&ours, &(struct enroll_options){.tpm_eventlog_path = one_path,
+                                                           .firmware_builtin = true}) == 0,
+              "an option ROM, db keeping dbDefault: enrolled");
+        check(guard(&ours, broken_path, false) == -EBADMSG, "a broken log: refused");
+        check(guard(&more, broken_path, false) == -EBADMSG,
+              "a broken log, an unrelated certificate: refused");
+        check(guard(&ours, missing_path, false) == -ENOENT, "a log given that does not exist: refused");
 
         for (char **p = (char *[]){none_path, one_path, broken_path, missing_path, NULL}; *p; p++) {
                 unlink(*p);
@@ -221,6 +245,8 @@ static void test_guard(void)
         free(kek.data);
         blob_done(&ours);
         blob_done(&more);
+        blob_done(&digests);
+        blob_done(&wrong);
         blob_done(&none);
         blob_done(&one);
         keys_done(&k);

@@ -319,6 +319,8 @@ _vm_qemu() ( # NAME DISK VARS TPM(0|1) TIMEOUT_S: boot, kill QEMU at the first t
 			-drive "file=$2,format=raw,if=virtio" -pidfile "$VM_LOGDIR/$name.qemu.pid")
 		((tpm == 0)) || args+=(-action shutdown=pause)
 	fi
+	# A second disk (vdb), for the tests of several ESPs.
+	[[ -z ${VM_EXTRA_DISK:-} ]] || args+=(-drive "file=$VM_EXTRA_DISK,format=raw,if=virtio")
 	if ((tpm)); then
 		tpmdir=$(mktemp -d "${TMPDIR:-/tmp}/lzbt-tpm.XXXXXX")
 		_vm_swtpm_start "$tpmdir" $terminate

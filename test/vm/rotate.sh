@@ -77,6 +77,7 @@ _rotate_guest_archive() {
 	cp "$VM_SDBOOT" "$root/lzbt/systemd-bootx64.efi"
 	cp "$VM_CACHE"/guest-modules/*.ko "$root/lzbt/modules/"
 	{ _rotate_script_head && printf '%s\n' "$3"; } >"$root/lzbt-script"
+	[[ -z ${ROTATE_GUEST_HOOK:-} ]] || "$ROTATE_GUEST_HOOK" "$root"
 	chmod 0755 "$root/lzbt-script"
 	bootspec_json "$gen/store/k-linux-6.1.0/bzImage" "$gen/store/k-linux-6.1.0/initrd" "$top" \
 		"$ROTATE_PARAMS" >"$root$top/boot.json"
@@ -84,7 +85,9 @@ _rotate_guest_archive() {
 }
 
 # rotate_prepare DIR TOOL BODY: DIR/pki (a copy of the enrolled test PKI), DIR/esp with generation 1
-# installed by the host's lanzatool with that bundle, DIR/esp-old (a copy) and DIR/disk.img.
+# installed by the host's lanzatool with that bundle, DIR/esp-old (a copy) and DIR/disk.img. Optional
+# hooks, function names: $ROTATE_GUEST_HOOK GUEST_ROOT (more for the guest's archive) and
+# $ROTATE_ESP_HOOK ESP_DIR (more on the ESP, before the copy and the disk image are made).
 rotate_prepare() {
 	local w=$1 kpkg
 	kpkg=$(_vm_kernel_pkg)
@@ -103,6 +106,7 @@ rotate_prepare() {
 	mkdir -p "$w/esp"
 	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$w/esp" --pki-bundle="$w/pki" --stub="$LZB_STUB" \
 		--no-variables --timeout=0 install "$w/profiles/system-1-link"
+	[[ -z ${ROTATE_ESP_HOOK:-} ]] || "$ROTATE_ESP_HOOK" "$w/esp"
 	cp -r "$w/esp" "$w/esp-old"
 	vm_make_disk "$w/esp" "$w/disk.img"
 }

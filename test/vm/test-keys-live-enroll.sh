@@ -2,8 +2,9 @@
 # `lanzatool enroll-keys` against a real efivarfs: a VM in setup mode boots an entry whose initrd carries
 # lanzatool (the binary and the shared libraries ldd names) and a bundle from create-keys; the guest
 # enrolls, with the guard reading the firmware's real event log (swtpm). After the reboot the guest's
-# `lanzatool status --json` reports user mode and Secure Boot on, and enroll-keys refuses to run again.
-# Two boots.
+# `lanzatool status --json` reports user mode and Secure Boot on, `lanzatool list-enrolled-keys --json`
+# shows the bundle's certificates (fingerprints as openssl computes them), and enroll-keys refuses to run
+# again. Two boots.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
@@ -24,6 +25,7 @@ rc=$?
 sed 's/^/LZBT ENROLL /' /tmp/enroll.out
 echo "LZBT ENROLL-RC $rc"
 echo "LZBT STATUS-AFTER $(lanzatool --json=short status 2>/dev/null)"
+echo "LZBT ENROLLED $(lanzatool --json=short list-enrolled-keys 2>/dev/null)"
 EOF
 chmod 0755 "$w/extra/lzbt-script"
 vm_initrd_extend "$w/initrd" "$w/extra"
@@ -62,5 +64,10 @@ vm_assert_value keys-live-2 SetupMode 0
 vm_assert_has keys-live-2 '^LZBT CMDLINE .*lzbt.test=gen1( |$)'
 [[ $(status keys-live-2 STATUS secureBoot) == true ]] || vm_fail keys-live-2 "status: Secure Boot not on"
 [[ $(status keys-live-2 STATUS setupMode) == false ]] || vm_fail keys-live-2 "status: not user mode"
+for k in PK KEK db; do
+	want=$(openssl x509 -in "$w/pki/keys/$k/$k.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)
+	have=$(vm_log_value keys-live-2 ENROLLED | "$PY" -c 'import json, sys; print(" ".join(e["sha256"] for e in json.load(sys.stdin)[sys.argv[1]]))' "$k")
+	[[ $have == "$want" ]] || vm_fail keys-live-2 "list-enrolled-keys: $k holds '$have', expected '$want'"
+done
 vm_assert_value keys-live-2 ENROLL-RC 1
 vm_assert_has keys-live-2 '^LZBT ENROLL lanzatool: the firmware is in user mode'

@@ -73,7 +73,7 @@ tr -d '\r' <"$(vm_log measure-gen1)" | sed -n '/^LZBT EVENTLOG BEGIN$/,/^LZBT EV
 # systemd-boot (BOOTX64.EFI, the first application event) and of that entry's stub (the second).
 for n in 1 2 3; do
 	pcr4[$n]=$(oracle pcr4 "$w/eventlog" "$w/esp/EFI/BOOT/BOOTX64.EFI" "$(lzbt_entry "$w" "$n")")
-	lz=$(predict --pcr=4 --tpm-eventlog="$w/eventlog" "$(lzbt_entry "$w" "$n")")
+	lz=$(predict --pcr=4 --tpm-eventlog-path="$w/eventlog" "$(lzbt_entry "$w" "$n")")
 	[[ $lz == "${pcr4[$n]}" ]] || vm_fail measure-gen1 "generation $n: lanzatool measure says PCR 4 $lz, the oracle ${pcr4[$n]}"
 done
 # Replayed with the very files it booted, the log must give this boot's own PCR 4 (the TPM's, read in the
