@@ -18,22 +18,21 @@ let
   # What the lanzatool command line offers today. The module asserts "unsupported" for every
   # upstream option that needs a `false` here; test/nix/test-pure.sh checks each entry against
   # `lanzatool --help`, so a new lanzatool option fails that test until its entry is switched on.
-  # defaultGeneration, microsoftCertificates and tpmEventlogDigests are wired already (installArgs,
-  # the install hook); allowUnsigned and pcrlock stay refused until the module passes them on.
+  # allowUnsigned and pcrlock stay refused until lanzatool offers them and the module passes them on.
   features = {
     # install --default-generation=TOPLEVEL: boot the configuration being switched to (rollback)
     defaultGeneration = {
       available = true;
       option = "--default-generation";
     };
-    # enroll: Microsoft's KEK and db certificates shipped with lanzatool
+    # enroll: Microsoft's KEK and db certificates from a directory the user supplies (--microsoft=DIR)
     microsoftCertificates = {
-      available = false;
+      available = true;
       option = "--microsoft";
     };
     # enroll: the digests of the option ROMs in the TPM event log added to db
     tpmEventlogDigests = {
-      available = false;
+      available = true;
       option = "--tpm-eventlog-path";
     };
     # install: unsigned stubs and systemd-boot while no keys exist
@@ -136,7 +135,7 @@ let
       debug,
       noVariables, # boot.loader.efi.canTouchEfiVariables = false
       loader, # loaderSettings' args
-      autoEnroll, # null or { microsoft; firmwareBuiltin; eventlogDigests; dbCerts; kekCerts; allowBricking; }
+      autoEnroll, # null or { microsoft (null or a directory); firmwareBuiltin; eventlogDigests; dbCerts; kekCerts; allowBricking; }
       pcrPrivateKey, # null or a path
       pcrPublicKey, # null or a path
     }:
@@ -160,7 +159,7 @@ let
         [ ]
       else
         [ "--auto-enroll" ]
-        ++ (if autoEnroll.microsoft then [ "--microsoft" ] else [ ])
+        ++ (if autoEnroll.microsoft == null then [ ] else [ "--microsoft=${toString autoEnroll.microsoft}" ])
         ++ (if autoEnroll.firmwareBuiltin then [ "--firmware-builtin" ] else [ ])
         ++ (if autoEnroll.eventlogDigests then [ "--tpm-eventlog" ] else [ ])
         ++ map (c: "--add-db-cert=${toString c}") autoEnroll.dbCerts

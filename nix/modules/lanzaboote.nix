@@ -38,7 +38,7 @@ let
     autoEnroll =
       if enroll.enable then
         {
-          microsoft = enroll.includeMicrosoftKeys && lzbt.has "microsoftCertificates";
+          microsoft = if enroll.includeMicrosoftKeys then enroll.microsoftCertificates else null;
           firmwareBuiltin = enroll.includeFirmwareBuiltinKeys;
           eventlogDigests = enroll.includeChecksumsFromTPM && lzbt.has "tpmEventlogDigests";
           dbCerts = enroll.extraDbCertificates;
@@ -109,8 +109,8 @@ let
       why = "allowUnsigned: lanzatool never installs unsigned files; with autoGenerateKeys.enable the install hook creates the keys before the first install instead";
     }
     {
-      when = enroll.enable && enroll.includeMicrosoftKeys && !lzbt.has "microsoftCertificates";
-      why = "autoEnrollKeys.includeMicrosoftKeys: lanzatool ships no Microsoft certificates; set it to false and use includeFirmwareBuiltinKeys (the firmware's own db and KEK, Microsoft's on most PCs) or extraDbCertificates/extraKekCertificates with the certificate files";
+      when = enroll.enable && enroll.includeMicrosoftKeys && enroll.microsoftCertificates == null;
+      why = "autoEnrollKeys.includeMicrosoftKeys: lanzatool ships no Microsoft certificates; set autoEnrollKeys.microsoftCertificates to a directory holding KEK/ and db/ certificate files (lanzatool --microsoft=DIR), or set includeMicrosoftKeys to false and use includeFirmwareBuiltinKeys (the firmware's own db and KEK, Microsoft's on most PCs) or extraDbCertificates/extraKekCertificates with the certificate files";
     }
     {
       when = enroll.enable && enroll.includeChecksumsFromTPM && !lzbt.has "tpmEventlogDigests";
@@ -276,11 +276,16 @@ in
       autoReboot = lib.mkEnableOption "rebooting once the keys wait on the ESP for enrollment";
       includeMicrosoftKeys = lib.mkEnableOption "" // {
         default = true;
-        description = "Enroll Microsoft's certificates too. lanzatool ships none: true fails evaluation with autoEnrollKeys.enable.";
+        description = "Enroll Microsoft's certificates too, from autoEnrollKeys.microsoftCertificates (lanzatool ships none: true without that directory fails evaluation with autoEnrollKeys.enable).";
+      };
+      microsoftCertificates = lib.mkOption {
+        type = lib.types.nullOr lib.types.path;
+        default = null;
+        description = "Directory with Microsoft's certificates, `KEK/` and `db/` holding .der/.pem/.crt/.cer files (`--microsoft=DIR`). Not in upstream.";
       };
       includeFirmwareBuiltinKeys = lib.mkEnableOption "the firmware's dbDefault and KEKDefault in db and KEK (`--firmware-builtin`)";
       includeChecksumsFromTPM = lib.mkEnableOption "" // {
-        description = "Add the event log's option ROM digests to db. Not supported by lanzatool: true fails evaluation.";
+        description = "Add the option ROM digests of the TPM event log to db (`--tpm-eventlog`).";
       };
       allowBrickingMyMachine = lib.mkEnableOption "" // {
         description = "Enroll a db holding nothing but your certificate (`--yes-this-might-brick-my-machine`).";

@@ -152,6 +152,13 @@ let
           autoReboot = true;
         };
       };
+      microsoft = withOpts {
+        autoEnrollKeys = {
+          enable = true;
+          microsoftCertificates = "/etc/microsoft-certs";
+          includeChecksumsFromTPM = true;
+        };
+      };
       brick = withOpts {
         autoEnrollKeys = {
           enable = true;
@@ -230,6 +237,9 @@ let
         ]
       )
     )
+    ++ eq "microsoftCertificates, includeChecksumsFromTPM: no failed assertion" (failed microsoft) [ ]
+    ++ has "microsoftCertificates: --microsoft=DIR" microsoft.boot.lanzaboote.installCommand "'--microsoft=/etc/microsoft-certs'"
+    ++ has "includeChecksumsFromTPM: --tpm-eventlog" microsoft.boot.lanzaboote.installCommand "'--tpm-eventlog'"
     ++ eq "autoEnrollKeys: loader.conf asks systemd-boot to enroll" enroll.boot.lanzaboote.settings.secure-boot-enroll "force"
     ++ eq "autoEnrollKeys.autoReboot" enrollUnit.unitConfig.SuccessAction "reboot"
     ++ eq "autoEnrollKeys: unit runs the hook" enrollUnit.serviceConfig.ExecStart "${enroll.boot.loader.external.installHook} /run/current-system"
@@ -304,16 +314,6 @@ let
     ++ refused "includeMicrosoftKeys (default) with autoEnrollKeys" [
       { boot.lanzaboote.autoEnrollKeys.enable = true; }
     ] "lanzatool ships no Microsoft certificates"
-    ++ refused "includeChecksumsFromTPM" [
-      {
-        boot.lanzaboote.autoEnrollKeys = {
-          enable = true;
-          includeMicrosoftKeys = false;
-          allowBrickingMyMachine = true;
-          includeChecksumsFromTPM = true;
-        };
-      }
-    ] "option ROM digests"
     ++ refused "allowUnsigned" [ { boot.lanzaboote.allowUnsigned = true; } ] "never installs unsigned files"
     ++ refused "measuredBoot.pcrs" [
       {

@@ -89,7 +89,7 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   noVariables = true;
   loader = [ "--timeout=0" ];
   autoEnroll = {
-    microsoft = true;
+    microsoft = "/ms";
     firmwareBuiltin = true;
     eventlogDigests = true;
     dbCerts = [ "/ms.pem" ];
@@ -108,7 +108,7 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   "--no-variables"
   "--timeout=0"
   "--auto-enroll"
-  "--microsoft"
+  "--microsoft=/ms"
   "--firmware-builtin"
   "--tpm-eventlog"
   "--add-db-cert=/ms.pem"
