@@ -157,8 +157,8 @@ static void warn_exposed_pin_file(const char *attr, size_t n)
                 keysource_warn_exposed(fd, path, "PKCS#11 PIN file");
 }
 
-/* Splits the URI into what the engine takes (the URI without module-path) and the module path. */
-static int parse_uri(const char *uri, char **ret_engine_uri, char **ret_module_path, char **reterr_message)
+int keysource_split_pkcs11_uri(const char *uri, char **ret_engine_uri, char **ret_module_path,
+                               char **reterr_message)
 {
         _cleanup_free_ char *engine_uri = strdup(uri), *module_path = NULL;
         char *query = engine_uri ? strchr(engine_uri, '?') : NULL, *out;
@@ -301,7 +301,7 @@ int keysource_load_pkcs11(const char *uri, EVP_PKEY **ret, char **reterr_message
         if (!keysource_is_pkcs11_uri(uri))
                 return set_error_message(reterr_message, -EINVAL, "%s: not a " PKCS11_URI_SCHEME " URI",
                                          uri);
-        r = parse_uri(uri, &engine_uri, &module_path, reterr_message);
+        r = keysource_split_pkcs11_uri(uri, &engine_uri, &module_path, reterr_message);
         if (r < 0)
                 return r;
         r = engine_start(uri, module_path, reterr_message);

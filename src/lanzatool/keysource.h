@@ -32,6 +32,10 @@ int keysource_bundle_key(const char *dir, const char *name, char **ret_spec, cha
  * module-path (or none in both), as written. A URI without a token attribute is in no known token. */
 bool keysource_same_token(const char *a, const char *b);
 
+/* Splits a pkcs11: URI into what OpenSSL's engine takes (the URI without module-path) and the module path
+ * (percent-decoded; NULL when absent). -EINVAL for a pin-value attribute or a malformed module-path. */
+int keysource_split_pkcs11_uri(const char *uri, char **ret_engine_uri, char **ret_module_path,
+                               char **reterr_message);
 /* Loads the private key a pkcs11: URI names, through OpenSSL's pkcs11 engine. Refused: a key that
  * is not RSA, as for key files. The engine stays loaded until keysource_release(): the key's
  * operations go through it. */
