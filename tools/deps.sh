@@ -6,6 +6,8 @@ set -euo pipefail
 LANZABOOTE_PACKAGES=(
         # build
         meson ninja-build gcc clang lld pkg-config libssl-dev libjson-c-dev libfdisk-dev clang-format
+        # the libFuzzer targets (test/fuzz): libFuzzer and the sanitizer runtimes for clang 14
+        libclang-rt-14-dev
         # tests: oracles and the VM chain
         qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
         mtools dosfstools fdisk busybox-static cpio openssl tpm2-tools binutils python3 python3-pefile

@@ -32,9 +32,13 @@ if ! [[ $seconds =~ ^[1-9][0-9]*$ ]]; then
         exit 2
 fi
 if [ "${#targets[@]}" -eq 0 ]; then
-        mapfile -t targets < <(cd "$ROOT/test/fuzz" && ls fuzz-*.c | sed -n 's/^fuzz-\(.*\)\.c$/\1/p' | grep -vx util)
+        for f in "$ROOT"/test/fuzz/fuzz-*.c; do
+                f=${f##*/fuzz-} f=${f%.c}
+                [ "$f" = util ] || targets+=("$f")
+        done
 fi
 
+# shellcheck disable=SC2054 # address,undefined is one value
 opts=(-Dfuzz=true -Defi=false -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false)
 mkdir -p "$BUILD"
 if [ -f "$BUILD/build.ninja" ]; then

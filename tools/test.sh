@@ -1,6 +1,7 @@
 #!/bin/bash
 # The whole test suite: installs what is missing, then runs the format check, the host unit tests
-# (plain build in build/), the same tests under ASan+UBSan (build-asan/), and the VM boots one after the
+# (plain build in build/), the same tests under ASan+UBSan (build-asan/), the fuzz targets for a short fixed
+# time each (clang, build-fuzz/), and the VM boots one after the
 # other. A failing test's own last lines are printed where it fails; every skip is listed at the end with
 # its reason, and a skip not allowed in test/skips-allowed is a failure.
 # The last line is "N passed, N failed, N skipped"; the exit status is non-zero on any failure.
@@ -153,6 +154,11 @@ fi
 # Both builds have the crash hooks (inert unless LANZATOOL_CRASH_AT is set), so the crash test runs in both.
 unit_tests plain build buildtype=debugoptimized b_sanitize=none b_lundef=true crash-hooks=true
 unit_tests ASan+UBSan build-asan buildtype=debug b_sanitize=address,undefined b_lundef=false crash-hooks=true
+# The libFuzzer targets (clang, build-fuzz/), 15 s each after replaying their seed corpus.
+echo "== fuzz targets (build-fuzz/, tools/fuzz.sh --seconds=15)"
+mkdir -p "$ROOT/build-fuzz"
+"$ROOT/tools/fuzz.sh" --seconds=15 2>&1 | tee "$ROOT/build-fuzz/fuzz-run.log" || true
+add_summary "$(tail -n 1 "$ROOT/build-fuzz/fuzz-run.log")" "fuzz targets"
 export LANZABOOTE_BUILD_DIR="$ROOT/build"
 echo "== VM tests"
 "$ROOT/test/vm/run.sh" 2>&1 | tee "$ROOT/build/vm-run.log" || true
