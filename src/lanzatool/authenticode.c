@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -447,6 +448,16 @@ int authenticode_sign(const uint8_t *image, size_t size, const struct authentico
                 return set_error_message(reterr_message, -EOPNOTSUPP,
                                          "image has no certificate table directory");
         security_offset = offset_in(&img, security);
+        /* Section data is hashed as it is: data overlapping the headers would include the CheckSum and
+         * the certificate directory, which signing changes, so no signature could ever match. */
+        for (size_t i = 0; i < img.n_sections; i++)
+                if (img.sections[i].SizeOfRawData > 0 &&
+                    img.sections[i].PointerToRawData < img.optional_header->SizeOfHeaders)
+                        return set_error_message(
+                                reterr_message, -EBADMSG,
+                                "section %zu's raw data (at %" PRIu32 ") overlaps the headers (%" PRIu32
+                                " bytes): a signature could not cover it",
+                                i + 1, img.sections[i].PointerToRawData, img.optional_header->SizeOfHeaders);
 
         r = unsigned_copy(&img, security_offset, &copy, &padded);
         if (r < 0)
