@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A TPM event log as the kernel exposes it (binary_bios_measurements): tcg_log_parse(), the image path of
- * every application event, the replay of every PCR in every bank, and the option ROM count pcr4/status
- * take from the same bytes. */
+ * every application event, the replay of every PCR in every bank, and the option ROMs that status and
+ * enroll-keys take from the same bytes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct tcg_log log = {};
         char *message = NULL;
-        size_t count;
+        struct option_roms roms = {};
         int r;
 
         r = tcg_log_parse(data, size, &log, &message);
@@ -38,8 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         }
                 tcg_log_done(&log);
         }
-        r = option_roms_count_in(data, size, &count, &message);
+        r = option_roms_parse(data, size, &roms, &message);
         fuzz_assert(r >= 0 || message);
+        if (r >= 0) {
+                const char *ca = NULL;
+                (void)option_roms_cover(&roms, NULL, 0, &ca); /* an empty db */
+                option_roms_done(&roms);
+        }
         free(message);
         return 0;
 }
