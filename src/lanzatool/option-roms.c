@@ -51,10 +51,20 @@ int option_roms_parse(const uint8_t *log, size_t size, struct option_roms *ret, 
                         tcg_log_done(&parsed);
                         return set_error_message(reterr_message, -ENOMEM, "out of memory");
                 }
-                for (size_t i = 0, j = 0; i < parsed.n_events; i++)
-                        if (parsed.events[i].type == EV_EFI_BOOT_SERVICES_DRIVER)
-                                memcpy(roms.sha256[j++], parsed.events[i].digests[PCR_BANK_SHA256],
-                                       SHA256_DIGEST_SIZE);
+                for (size_t i = 0, j = 0; i < parsed.n_events; i++) {
+                        if (parsed.events[i].type != EV_EFI_BOOT_SERVICES_DRIVER)
+                                continue;
+                        /* Found by fuzz-eventlog: a log can announce the bank and still hand an event
+                         * without its digest. */
+                        if (!parsed.events[i].digests[PCR_BANK_SHA256]) {
+                                option_roms_done(&roms);
+                                tcg_log_done(&parsed);
+                                return set_error_message(reterr_message, -EBADMSG,
+                                                         "event %zu has no SHA-256 digest", i + 1);
+                        }
+                        memcpy(roms.sha256[j++], parsed.events[i].digests[PCR_BANK_SHA256],
+                               SHA256_DIGEST_SIZE);
+                }
         }
         tcg_log_done(&parsed);
         *ret = roms;
