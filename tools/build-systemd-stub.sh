@@ -64,7 +64,7 @@ for s in trixie sid; do
         echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main"
 done >"$apt_dir/sources.list"
 apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$apt_dir/lists"
-        -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+        -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false)
 # Refresh the lists at most once a day.
 if [[ -z $(find "$apt_dir/lists" -maxdepth 1 -name '*Sources*' -mtime -1 2>/dev/null | head -n 1) ]]; then
         apt-get -qq "${apt_opts[@]}" update >&2 || die "apt-get update with $apt_dir/sources.list failed"

@@ -64,7 +64,7 @@ deps_osslsigncode() {
         echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
                 >"$apt/sources.list"
         o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$apt/lists"
-                -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+                -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false)
         rm -rf "$tmp"
         mkdir -p "$tmp"
         if ! apt-get "${o[@]}" -qq update ||

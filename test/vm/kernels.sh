@@ -18,9 +18,11 @@ KERNELS_SDBOOT_SID=$KERNELS_DIR/sdboot-sid/systemd-bootx64.efi
 KERNEL_MODULES=(rng-core tpm tpm_tis_core tpm_tis efivarfs)
 
 _kernels_apt() { # apt-get or apt-cache with the private configuration: _kernels_apt apt-cache ARGS...
+	# Check-Valid-Until=false: the archive can serve a suite's Release past its Valid-Until (sid's was,
+	# in a fresh Debian 12 root); the Release signature is still checked.
 	"$1" -q -o Dir::Etc::sourcelist="$KERNELS_APT/sources.list" -o Dir::Etc::sourceparts=- \
 		-o Dir::State::lists="$KERNELS_APT/lists" -o Dir::Cache="$KERNELS_APT/cache" \
-		-o APT::Sandbox::User=root "${@:2}"
+		-o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false "${@:2}"
 }
 
 _kernels_update() { # the private package lists, refreshed at most once a day

@@ -32,7 +32,7 @@ _pc_fetch_sdboot() { # systemd-bootx64.efi of $PC_OTHER_SUITE, through a private
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $PC_OTHER_SUITE main" \
 		>"$d/sources.list"
 	o=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$d/lists"
-		-o "Dir::Cache=$d/cache")
+		-o "Dir::Cache=$d/cache" -o Acquire::Check-Valid-Until=false)
 	apt-get "${o[@]}" -q update >/dev/null
 	v=$(apt-cache "${o[@]}" madison systemd-boot-efi | awk -v s="$PC_OTHER_SUITE/" 'index($0, s) { print $3; exit }')
 	[[ -n $v ]] || { _vm_say "no systemd-boot-efi in $PC_OTHER_SUITE"; return 1; }
