@@ -448,3 +448,18 @@ vm_assert_value() { # NAME KEY EXPECTED
 	v=$(vm_log_value "$1" "$2") || vm_fail "$1" "no 'LZBT $2' value in the serial log"
 	[[ $v == "$3" ]] || vm_fail "$1" "$2 is '$v', expected '$3'"
 }
+
+# ---- tampering -----------------------------------------------------------------
+
+vm_flip_byte() { # FILE OFFSET: add one to the byte at OFFSET
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf '%b' "\\0$(printf %03o $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+vm_boot_tampered() { # NAME WORKDIR MUTATION: boot (--sb --tpm) a copy of WORKDIR/esp with MUTATION run in its EFI/nixos
+	rm -rf "$2/esp-$1" && cp -a "$2/esp" "$2/esp-$1"
+	(cd "$2/esp-$1/EFI/nixos" && eval "$3")
+	vm_make_disk "$2/esp-$1" "$2/disk.img"
+	vm_boot "$1" "$2/disk.img" --sb --tpm
+}

@@ -80,20 +80,12 @@ rm -rf "$w/esp"
 lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" 1
 refused() { # NAME WHAT MUTATION (run in EFI/nixos of a copy of the ESP)
 	local n=$1
-	rm -rf "$w/esp-$n" && cp -a "$w/esp" "$w/esp-$n"
-	(cd "$w/esp-$n/EFI/nixos" && eval "$3")
-	vm_make_disk "$w/esp-$n" "$w/disk.img"
-	vm_boot "$n" "$w/disk.img" --sb --tpm
+	vm_boot_tampered "$n" "$w" "$3"
 	vm_assert_lacks "$n" '^LZBT MARKER'
 	vm_assert_has "$n" "SHA-256 digest of $2 '.*\\\\EFI\\\\nixos\\\\$2-[^']*' does not match the image"
 	vm_assert_has "$n" 'Failed to execute'
 }
-flip_byte() { # FILE OFFSET: add one to the byte at OFFSET
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf '%b' "\\0$(printf %03o $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-refused sdstub-kernel-byte kernel 'flip_byte kernel-*.efi 4096'
+refused sdstub-kernel-byte kernel 'vm_flip_byte kernel-*.efi 4096'
 vm_assert_has sdstub-kernel-byte "expected $(sha256sum "$VM_KERNEL" | cut -c1-64), got "
 refused sdstub-initrd-truncated initrd 'truncate -s -1 initrd-*.efi'
 

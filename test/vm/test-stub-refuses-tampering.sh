@@ -10,20 +10,12 @@ w=$(vm_workdir stub-tamper)
 lzbt_generation "$w" 1
 lzbt_install "$w" 1
 
-flip_byte() { # FILE OFFSET
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 # case NAME EXPECTED_MESSAGE MUTATION: mutate a copy of the ESP (a command run in its EFI/nixos),
 # boot, check the refusal
 case_() {
 	local n=stub-tamper-$1 msg=$2
-	rm -rf "$w/esp-$n" && cp -a "$w/esp" "$w/esp-$n"
-	(cd "$w/esp-$n/EFI/nixos" && eval "$3")
-	vm_make_disk "$w/esp-$n" "$w/disk.img"
-	vm_boot "$n" "$w/disk.img" --sb --tpm
+	vm_boot_tampered "$n" "$w" "$3"
 	# No "LZBT MARKER": the initrd's /init never ran; MSG is the stub's own refusal naming the file;
 	# "Failed to execute" is systemd-boot's, printed when the stub returned control with an error.
 	vm_assert_lacks "$n" '^LZBT MARKER'
@@ -31,8 +23,8 @@ case_() {
 	vm_assert_has "$n" 'Failed to execute'
 }
 
-case_ kernel-byte 'kernel .*kernel-.*\.efi does not match' 'flip_byte kernel-*.efi 4096'
+case_ kernel-byte 'kernel .*kernel-.*\.efi does not match' 'vm_flip_byte kernel-*.efi 4096'
 vm_assert_has stub-tamper-kernel-byte "expected SHA-256 $(sha256sum "$VM_KERNEL" | cut -d' ' -f1)"
-case_ initrd-byte 'initrd .*initrd-.*\.efi does not match' 'flip_byte initrd-*.efi 100'
+case_ initrd-byte 'initrd .*initrd-.*\.efi does not match' 'vm_flip_byte initrd-*.efi 100'
 case_ kernel-deleted 'Cannot open the kernel .*kernel-.*\.efi' 'rm kernel-*.efi'
 case_ initrd-truncated 'initrd .*initrd-.*\.efi does not match' 'truncate -s -1 initrd-*.efi'
