@@ -84,7 +84,7 @@ assert n != d; open(sys.argv[2], "wb").write(n)' "$LZB_STUB" "$root/lzbt/stub-b.
 		5) kdir=k2-linux-6.1.0 spec='' ;; 6) kdir=k3-linux-6.1.1 spec=docked ;; *) kdir=k3-linux-6.1.1 spec='' ;; esac
 		# shellcheck disable=SC2086 # spec: none or one word
 		GEN_ROOT=$gen KERNEL=$gen/store/$kdir/bzImage INITRD=$gen/store/$kdir/initrd \
-			PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"lzbt.test=gen$n\"" mk_generation "$n" k $spec
+			PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"no_timer_check\", \"lzbt.test=gen$n\"" mk_generation "$n" k $spec
 		# The guest sees the tree at /lzbt/gen.
 		sed -i "s|$root||g" "$gen/store/top$n-nixos-system/boot.json"
 		ln -sfn "/lzbt/gen/store/top$n-nixos-system" "$gen/profiles/system-$n-link"

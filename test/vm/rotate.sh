@@ -10,7 +10,7 @@ ROTATE_GLOBAL_GUID=8be4df61-93ca-11d2-aa0d-00e098032b8c
 ROTATE_MODULES=(drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev
 	drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
 	fs/fat/fat fs/fat/vfat fs/nls/nls_cp437 fs/nls/nls_ascii)
-ROTATE_PARAMS='"console=ttyS0", "panic=-1", "quiet", "lzbt.test=gen1", "lzbt.script=1"'
+ROTATE_PARAMS='"console=ttyS0", "panic=-1", "quiet", "no_timer_check", "lzbt.test=gen1", "lzbt.script=1"'
 ROTATE_EXTRA_PROGRAMS=()
 
 _rotate_build_modules() { # KPKG: the modules above, from the kernel package vm_prepare boots

@@ -16,7 +16,7 @@ lzbt_generation() {
 	local kdir=$1/store/k-linux-6.1.0
 	mkdir -p "$kdir" && ln -sf "$VM_KERNEL" "$kdir/bzImage" && ln -sf "$VM_INITRD" "$kdir/initrd"
 	GEN_ROOT=$1 KERNEL=$kdir/bzImage INITRD=$kdir/initrd \
-		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"lzbt.test=gen$2\"" mk_generation "$2" k "${@:3}"
+		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"no_timer_check\", \"lzbt.test=gen$2\"" mk_generation "$2" k "${@:3}"
 }
 
 # lzbt_install DIR [OPTION...] N...: lanzatool installs generations N... of DIR onto DIR/esp.

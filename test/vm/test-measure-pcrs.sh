@@ -17,7 +17,7 @@ generation() { # N INITRD [PARAM]: like lzbt_generation, with its own initrd and
 	local kdir=$w/store/k-linux-6.1.0
 	mkdir -p "$kdir" && ln -sf "$VM_KERNEL" "$kdir/bzImage"
 	GEN_ROOT=$w KERNEL=$kdir/bzImage INITRD=$2 \
-		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"lzbt.test=gen$1\"${3:+, \"$3\"}" mk_generation "$1" k
+		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"no_timer_check\", \"lzbt.test=gen$1\"${3:+, \"$3\"}" mk_generation "$1" k
 }
 
 # A new initrd: the test initrd, zero-padded to 4 bytes, then a second (uncompressed) cpio, as initrd

@@ -94,7 +94,7 @@ ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
 	local d=$w/$1
 	mkdir -p "$d"
 	/usr/bin/python3 "$sd_ukify" build --linux="$VM_KERNEL" --initrd="$VM_INITRD" --os-release=@/etc/os-release \
-		--cmdline="console=ttyS0 panic=-1 quiet lzbt.test=ukify" --uname="$VM_KVER" --stub="$2" \
+		--cmdline="console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=ukify" --uname="$VM_KVER" --stub="$2" \
 		--output="$d/uki.efi" >/dev/null || vm_fail "$1" "ukify failed"
 	vm_esp_systemd_boot "$d/esp" 'timeout 0'
 	vm_sign "$sd_boot" "$d/esp/EFI/BOOT/BOOTX64.EFI"

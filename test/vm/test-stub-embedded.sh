@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
 n=stub-embedded
 vm_prepare
 w=$(vm_workdir "$n")
-stub_embedded "$w" 'console=ttyS0 panic=-1 quiet lzbt.test=embedded'
+stub_embedded "$w" 'console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=embedded'
 vm_esp_systemd_boot "$w/esp" 'timeout 0'
 vm_sign "$w/stub.efi" "$w/esp/EFI/Linux/uki.efi"
 vm_make_disk "$w/esp" "$w/disk.img"

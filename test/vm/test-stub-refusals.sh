@@ -25,7 +25,7 @@ generation() { # N KERNEL
 	local kdir=$w/store/k$1-linux-6.1.0
 	mkdir -p "$kdir" && ln -sf "$2" "$kdir/bzImage"
 	GEN_ROOT=$w KERNEL=$kdir/bzImage INITRD=$VM_INITRD \
-		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"lzbt.test=gen$1\", \"lzbt.eventlog=1\"" \
+		PARAMS="\"console=ttyS0\", \"panic=-1\", \"quiet\", \"no_timer_check\", \"lzbt.test=gen$1\", \"lzbt.eventlog=1\"" \
 		mk_generation "$1" "k$1"
 }
 
@@ -42,7 +42,7 @@ mv "$w/esp" "$w/esp-tampered"
 # 2. Our stub with an embedded kernel and no .initrd, signed, started by a Type #1 entry with an initrd.
 mkdir -p "$w/evil"
 printf 'ID=evil\nPRETTY_NAME=Evil\n' >"$w/evil/osrel"
-printf 'console=ttyS0 panic=-1 quiet lzbt.test=evil' >"$w/evil/cmdline"
+printf 'console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=evil' >"$w/evil/cmdline"
 vm_mkuki "$LZB_STUB" "$w/evil/stub.efi" .osrel="$w/evil/osrel" .cmdline="$w/evil/cmdline" .linux="$VM_KERNEL"
 vm_esp_systemd_boot "$w/esp-foreign" 'timeout 0' 'default evil.conf'
 mkdir -p "$w/esp-foreign/EFI/evil" "$w/esp-foreign/loader/entries"

@@ -12,7 +12,7 @@ w=$(vm_workdir "$n")
 lzbt_generation "$w" 1
 lzbt_install "$w" --default=custom.conf 1
 mkdir -p "$w/esp/loader/entries"
-line='console=ttyS0 panic=-1 quiet lzbt.test=loader-line'
+line='console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=loader-line'
 printf 'title custom\nefi /EFI/Linux/%s\noptions %s\n' "$(basename "$(lzbt_entry "$w" 1)")" "$line" \
 	>"$w/esp/loader/entries/custom.conf"
 vm_make_disk "$w/esp" "$w/disk.img"

@@ -40,7 +40,7 @@ vm_initrd_extend "$w/initrd" "$w/extra"
 { printf '\xd0\x0d\xfe\xed\x00\x00\x00\x40'; head -c 56 /dev/zero; } >"$w/dtb"
 
 printf 'ID=nixos\nPRETTY_NAME=NixOS ucode test\nVERSION_ID=test\n' >"$w/osrel"
-printf 'console=ttyS0 panic=-1 quiet lzbt.test=ucode lzbt.script=1' >"$w/cmdline"
+printf 'console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=ucode lzbt.script=1' >"$w/cmdline"
 vm_mkuki "$LZB_STUB" "$w/uki.efi" .osrel="$w/osrel" .cmdline="$w/cmdline" .linux="$VM_KERNEL" \
 	.initrd="$w/initrd" .ucode="$w/ucode.cpio" .dtb="$w/dtb"
 vm_esp_systemd_boot "$w/esp" 'timeout 0'
