@@ -21,7 +21,7 @@
 PC_SCENARIOS=(new stub sdboot)
 PC_OTHER_SUITE=trixie
 PC_INSTALL_TIMEOUT=600
-PC_PREP_VERSION=1
+PC_PREP_VERSION=2
 PC_PY=/usr/bin/python3 # Debian's, with python3-pefile
 
 # ---- preparation ----------------------------------------------------------------
