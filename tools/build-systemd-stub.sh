@@ -59,16 +59,9 @@ flock -w 3600 "$lock" || die "$CACHE/lock: another build holds it for an hour"
 
 # ---- the source package, through a private apt configuration ------------------------------------------------
 apt_dir=$CACHE/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-for s in trixie sid; do
-        echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main"
-done >"$apt_dir/sources.list"
-apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$apt_dir/lists"
-        -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false)
-# Refresh the lists at most once a day.
-if [[ -z $(find "$apt_dir/lists" -maxdepth 1 -name '*Sources*' -mtime -1 2>/dev/null | head -n 1) ]]; then
-        apt-get -qq "${apt_opts[@]}" update >&2 || die "apt-get update with $apt_dir/sources.list failed"
-fi
+# shellcheck source=test/lib/apt-private.sh
+source "$ROOT/test/lib/apt-private.sh"
+apt_private_init "$apt_dir" --src trixie sid || die "the private apt root $apt_dir could not be updated"
 
 src_dir=$CACHE/source
 mkdir -p "$src_dir"
@@ -78,13 +71,13 @@ while read -r v; do
         dsc=$src_dir/systemd_${v#*:}.dsc
         [[ -f $dsc ]] && break
         dsc=""
-        if (cd "$src_dir" && apt-get -qq "${apt_opts[@]}" source --download-only "systemd=$v" >/dev/null 2>&1); then
+        if (cd "$src_dir" && apt_private "$apt_dir" apt-get -qq source --download-only "systemd=$v" >/dev/null 2>&1); then
                 dsc=$src_dir/systemd_${v#*:}.dsc
                 [[ -f $dsc ]] && break
         fi
         say "systemd $v is listed but its source is not served; trying an older one"
         dsc=""
-done < <(apt-cache "${apt_opts[@]}" showsrc systemd 2>/dev/null | sed -n 's/^Version: //p' |
+done < <(apt_private "$apt_dir" apt-cache showsrc systemd 2>/dev/null | sed -n 's/^Version: //p' |
         grep -E "^([0-9]+:)?$version(\.|-|~|$)" | sort -rV | uniq)
 [[ -n $dsc ]] || die "no systemd $version source package is served by deb.debian.org (trixie, sid)"
 

@@ -2,6 +2,8 @@
 # Installs the Debian packages Lanzaboote needs to build and test, only those missing.
 # Sourced by tools/demo.sh and tools/test.sh; runs apt-get as root (or through sudo).
 set -euo pipefail
+# shellcheck source=test/lib/apt-private.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/lib/apt-private.sh"
 
 LANZABOOTE_PACKAGES=(
         # build
@@ -50,7 +52,7 @@ deps_install() {
 # system's is older, bookworm-backports' through a private apt configuration (/etc/apt untouched), unpacked
 # into the VM cache. The directory appears only when the unpacked binary runs and is new enough.
 deps_osslsigncode() {
-        local cache=${LANZABOOTE_TEST_CACHE:-$HOME/.cache/lanzaboote-test} sys apt tmp o ver
+        local cache=${LANZABOOTE_TEST_CACHE:-$HOME/.cache/lanzaboote-test} sys apt tmp ver
         local wrapper
         wrapper="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/lib/osslsigncode"
         sys=$(command -v osslsigncode || true)
@@ -60,16 +62,11 @@ deps_osslsigncode() {
         [ ! -x "$cache/osslsigncode/usr/bin/osslsigncode" ] || return 0
         echo "lanzaboote: osslsigncode ${sys:-(none)} is too old; fetching bookworm-backports' into $cache" >&2
         apt=$cache/apt-backports tmp=$cache/osslsigncode.tmp
-        mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
-                >"$apt/sources.list"
-        o=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$apt/lists"
-                -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false)
         rm -rf "$tmp"
         mkdir -p "$tmp"
-        if ! apt-get "${o[@]}" -qq update ||
-                ! ver=$(apt-cache "${o[@]}" madison osslsigncode | awk '/bookworm-backports/ {print $3; exit}') ||
-                [ -z "$ver" ] || ! (cd "$tmp" && apt-get "${o[@]}" -qq download "osslsigncode=$ver") ||
+        if ! apt_private_init "$apt" bookworm-backports ||
+                ! ver=$(apt_private_version "$apt" osslsigncode bookworm-backports) ||
+                [ -z "$ver" ] || ! apt_private_download "$apt" "$tmp" "osslsigncode=$ver" ||
                 ! dpkg-deb -x "$tmp"/osslsigncode_*.deb "$tmp/root" ||
                 ! LANZABOOTE_OSSLSIGNCODE=$tmp/root/usr/bin/osslsigncode "$wrapper" --version >/dev/null; then
                 echo "lanzaboote: could not fetch a working osslsigncode from bookworm-backports" >&2

@@ -15,33 +15,15 @@ AA64_SECURITY_SUITE=${AA64_SECURITY_SUITE:-bookworm-security}
 AA64_SDBOOT=$AA64_PKGS/systemd-bootaa64.efi
 AA64_KERNEL=$AA64_PKGS/vmlinuz
 AA64_INITRD=$AA64_CACHE/initrd.cpio.gz
+# shellcheck source=test/lib/apt-private.sh
+source "$VM_DIR/../lib/apt-private.sh"
 
-_aa64_apt() { # apt-get|apt-cache ARG...: with the private arm64 configuration
-	local tool=$1
-	shift
-	"$tool" -o Dir::Etc::sourcelist="$AA64_APT/sources.list" -o Dir::Etc::sourceparts=- \
-		-o Dir::State::lists="$AA64_APT/lists" -o Dir::Cache="$AA64_APT/cache" \
-		-o Dir::State::status="$AA64_APT/status" -o APT::Architecture=arm64 -o APT::Architectures=arm64 \
-		-o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false "$@"
-}
+_aa64_apt() { apt_private "$AA64_APT" "$@"; } # apt-get|apt-cache ARG...: the private arm64 configuration
 
 _aa64_apt_update() { # the package lists, refreshed when older than a day (suites move)
-	local s k=/usr/share/keyrings/debian-archive-keyring.gpg
-	mkdir -p "$AA64_APT/lists/partial" "$AA64_APT/cache/archives/partial"
-	: >>"$AA64_APT/status"
-	{
-		for s in $AA64_SUITES; do echo "deb [arch=arm64 signed-by=$k] http://deb.debian.org/debian $s main"; done
-		echo "deb [arch=arm64 signed-by=$k] http://deb.debian.org/debian-security $AA64_SECURITY_SUITE main"
-	} >"$AA64_APT/sources.list"
-	# apt dates the lists by the archive's clock, so a stamp of our own says when they were fetched.
-	if [[ -z $(find "$AA64_APT/updated" -mtime -1 2>/dev/null) ]]; then
-		rm -f "$AA64_APT/updated"
-		_aa64_quiet_apt apt-get update
-		touch "$AA64_APT/updated"
-	fi
+	# shellcheck disable=SC2086 # the suites are a space-separated list
+	apt_private_init "$AA64_APT" --arch=arm64 $AA64_SUITES "debian-security/$AA64_SECURITY_SUITE"
 }
-
-_aa64_quiet_apt() { _vm_quiet _aa64_apt "$@"; }
 
 _aa64_kernel_pkg() { # the package linux-image-arm64 depends on
 	_aa64_apt apt-cache depends linux-image-arm64 | awk '/Depends: linux-image-/{print $2; exit}'
@@ -56,7 +38,7 @@ _aa64_build_pkgs() { # PACKAGE=VERSION...: the four binaries we need, out of Deb
 	local tmp=$AA64_PKGS.tmp p vmlinuz
 	rm -rf "$tmp" "$AA64_PKGS"
 	mkdir -p "$tmp/deb" "$tmp/x"
-	(cd "$tmp/deb" && _aa64_quiet_apt apt-get download "$@")
+	apt_private_download "$AA64_APT" "$tmp/deb" "$@"
 	for p in "$tmp"/deb/*.deb; do dpkg-deb -x "$p" "$tmp/x"; done
 	vmlinuz=$(echo "$tmp"/x/boot/vmlinuz-*)
 	echo "${vmlinuz##*/vmlinuz-}" >"$tmp/kver"

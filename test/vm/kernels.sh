@@ -16,30 +16,14 @@ KERNELS_DIR=$VM_CACHE/kernels
 KERNELS_APT=$VM_CACHE/apt-other
 KERNELS_SDBOOT_SID=$KERNELS_DIR/sdboot-sid/systemd-bootx64.efi
 KERNEL_MODULES=(rng-core tpm tpm_tis_core tpm_tis efivarfs)
+# shellcheck source=test/lib/apt-private.sh
+source "$VM_DIR/../lib/apt-private.sh"
 
-_kernels_apt() { # apt-get or apt-cache with the private configuration: _kernels_apt apt-cache ARGS...
-	# Check-Valid-Until=false: the archive can serve a suite's Release past its Valid-Until (sid's was,
-	# in a fresh Debian 12 root); the Release signature is still checked.
-	"$1" -q -o Dir::Etc::sourcelist="$KERNELS_APT/sources.list" -o Dir::Etc::sourceparts=- \
-		-o Dir::State::lists="$KERNELS_APT/lists" -o Dir::Cache="$KERNELS_APT/cache" \
-		-o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false "${@:2}"
-}
+_kernels_apt() { apt_private "$KERNELS_APT" "$1" -q "${@:2}"; } # apt-get|apt-cache ARGS...
 
-_kernels_update() { # the private package lists, refreshed at most once a day
-	local s stamp=$KERNELS_APT/updated
-	mkdir -p "$KERNELS_APT/lists/partial" "$KERNELS_APT/cache/archives/partial"
-	for s in "${KERNEL_SUITES[@]}"; do
-		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main"
-	done >"$KERNELS_APT/sources.list"
-	[[ -f $stamp && -n $(find "$stamp" -mmin -1440) ]] && return 0
-	rm -f "$stamp"
-	_vm_quiet _kernels_apt apt-get update
-	touch "$stamp"
-}
+_kernels_update() { apt_private_init "$KERNELS_APT" "${KERNEL_SUITES[@]}"; } # lists refreshed once a day
 
-_kernels_version() { # PACKAGE SUITE: the version SUITE has of PACKAGE
-	_kernels_apt apt-cache madison "$1" | awk -v s="$2" '$6 ~ "^"s"/" {print $3; exit}'
-}
+_kernels_version() { apt_private_version "$KERNELS_APT" "$@"; } # PACKAGE SUITE
 
 _kernels_depends() { # PACKAGE VERSION PATTERN: the first dependency of PACKAGE=VERSION matching PATTERN
 	_kernels_apt apt-cache show "$1=$2" | awk '/^Depends:/{sub(/^Depends:/, ""); print; exit}' | tr ',' '\n' |
@@ -49,7 +33,7 @@ _kernels_depends() { # PACKAGE VERSION PATTERN: the first dependency of PACKAGE=
 _kernels_fetch() { # DIR PACKAGE=VERSION GLOB...: extract the files matching GLOB from the package into DIR.tmp
 	local dir=$1 tmp=$1.tmp
 	rm -rf "$tmp" && mkdir -p "$tmp"
-	(cd "$tmp" && _vm_quiet _kernels_apt apt-get download "$2")
+	apt_private_download "$KERNELS_APT" "$tmp" "$2"
 	dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp" --wildcards "${@:3}"
 }
 

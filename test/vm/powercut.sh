@@ -23,22 +23,20 @@ PC_OTHER_SUITE=trixie
 PC_INSTALL_TIMEOUT=600
 PC_PREP_VERSION=2
 PC_PY=/usr/bin/python3 # Debian's, with python3-pefile
+# shellcheck source=test/lib/apt-private.sh
+source "$VM_DIR/../lib/apt-private.sh"
 
 # ---- preparation ----------------------------------------------------------------
 
 _pc_fetch_sdboot() { # systemd-bootx64.efi of $PC_OTHER_SUITE, through a private apt configuration
-	local d=$VM_CACHE/apt-other tmp=$VM_CACHE/sdboot-other.tmp o v
-	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $PC_OTHER_SUITE main" \
-		>"$d/sources.list"
-	o=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$d/lists"
-		-o "Dir::Cache=$d/cache" -o Acquire::Check-Valid-Until=false)
-	apt-get "${o[@]}" -q update >/dev/null
-	v=$(apt-cache "${o[@]}" madison systemd-boot-efi | awk -v s="$PC_OTHER_SUITE/" 'index($0, s) { print $3; exit }')
+	# Its own root: kernels.sh's apt-other lists other suites.
+	local d=$VM_CACHE/apt-$PC_OTHER_SUITE tmp=$VM_CACHE/sdboot-other.tmp v
+	apt_private_init "$d" "$PC_OTHER_SUITE"
+	v=$(apt_private_version "$d" systemd-boot-efi "$PC_OTHER_SUITE")
 	[[ -n $v ]] || { _vm_say "no systemd-boot-efi in $PC_OTHER_SUITE"; return 1; }
 	rm -rf "$tmp" "$VM_CACHE/sdboot-other"
 	mkdir -p "$tmp"
-	(cd "$tmp" && apt-get "${o[@]}" -q -o APT::Sandbox::User=root download "systemd-boot-efi=$v" >/dev/null 2>&1)
+	apt_private_download "$d" "$tmp" "systemd-boot-efi=$v"
 	dpkg-deb --fsys-tarfile "$tmp"/systemd-boot-efi_*.deb |
 		tar -x -O ./usr/lib/systemd/boot/efi/systemd-bootx64.efi >"$tmp/systemd-bootx64.efi"
 	rm "$tmp"/*.deb
