@@ -124,7 +124,24 @@ static int is_certificate_name(const struct dirent *de)
         return 0;
 }
 
-/* --microsoft: every certificate file in DIR/SUB (KEK or db), in name order, owned by Microsoft's GUID. */
+/* One of Microsoft's certificate files, as a list of its own owned by Microsoft's GUID. */
+static int add_microsoft_file(const char *file, struct blob *esl)
+{
+        _cleanup_(X509_freep) X509 *x = NULL;
+        _cleanup_free_ char *message = NULL;
+        struct blob one = {};
+        int r;
+
+        r = load_certificate_file(file, &x); /* logs */
+        if (r >= 0 && (r = esl_append_x509(&one, &microsoft_owner, x)) >= 0)
+                r = esl_merge(esl, one.data, one.size, &message);
+        if (r < 0 && x)
+                log_error("%s: %s", file, message ?: strerror(-r));
+        blob_done(&one);
+        return r;
+}
+
+/* --microsoft=DIR: every certificate file in DIR/SUB (KEK or db), in name order. */
 static int add_microsoft(const char *dir, const char *sub, struct blob *esl)
 {
         struct dirent **names = NULL;
@@ -141,23 +158,75 @@ static int add_microsoft(const char *dir, const char *sub, struct blob *esl)
                                     "%s: no certificate files (*.der, *.pem, *.crt, *.cer) for --microsoft",
                                     path);
         for (int i = 0; i < n; i++) {
-                _cleanup_(X509_freep) X509 *x = NULL;
-                _cleanup_free_ char *message = NULL, *file = NULL;
-                struct blob one = {};
+                _cleanup_free_ char *file = NULL;
 
                 if (r >= 0 && asprintf(&file, "%s/%s", path, names[i]->d_name) < 0)
                         r = log_error_errno(-ENOMEM, "out of memory");
                 if (r >= 0)
-                        r = load_certificate_file(file, &x); /* logs */
-                if (r >= 0 && (r = esl_append_x509(&one, &microsoft_owner, x)) >= 0)
-                        r = esl_merge(esl, one.data, one.size, &message);
-                if (r < 0 && x)
-                        log_error("%s: %s", file, message ?: strerror(-r));
-                blob_done(&one);
+                        r = add_microsoft_file(file, esl);
                 free(names[i]);
         }
         free(names);
         return r;
+}
+
+/* --microsoft without DIR, when no package installed ENROLL_MICROSOFT_DIR_DEFAULT: Debian's
+ * python3-virt-firmware (26.x) keeps Microsoft's certificates here, one PEM file each: the set sbctl
+ * embeds, the 2011 ones and their 2023 successors. */
+#define VIRT_FIRMWARE_MICROSOFT_DIR "/usr/lib/python3/dist-packages/virt/firmware/certs/microsoft.com"
+static const struct microsoft_file {
+        const char *name;
+        enum secure_boot_key variable;
+} virt_firmware_files[] = {
+        {"ms-kek-2011.pem", SECURE_BOOT_KEK},     /* Microsoft Corporation KEK CA 2011 */
+        {"ms-kek-2023.pem", SECURE_BOOT_KEK},     /* Microsoft Corporation KEK 2K CA 2023 */
+        {"ms-uefi-2011.pem", SECURE_BOOT_DB},     /* Microsoft Corporation UEFI CA 2011 */
+        {"ms-uefi-2023.pem", SECURE_BOOT_DB},     /* Microsoft UEFI CA 2023 */
+        {"ms-uefi-rom-2023.pem", SECURE_BOOT_DB}, /* Microsoft Option ROM UEFI CA 2023 */
+        {"windows-2011.pem", SECURE_BOOT_DB},     /* Microsoft Windows Production PCA 2011 */
+        {"windows-2023.pem", SECURE_BOOT_DB},     /* Windows UEFI CA 2023 */
+};
+
+static int add_microsoft_virt_firmware(const char *dir, enum secure_boot_key v, struct blob *esl)
+{
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(virt_firmware_files); i++) {
+                _cleanup_free_ char *file = NULL;
+
+                if (virt_firmware_files[i].variable != v)
+                        continue;
+                if (asprintf(&file, "%s/%s", dir, virt_firmware_files[i].name) < 0)
+                        return log_error_errno(-ENOMEM, "out of memory");
+                r = add_microsoft_file(file, esl);
+        }
+        return r;
+}
+
+/* --microsoft[=DIR]: DIR as given; the default directory when a package installed it, or else
+ * python3-virt-firmware's; or a refusal that names the files to supply. */
+static int add_microsoft_certificates(const char *dir, enum secure_boot_key v, struct blob *esl)
+{
+        const char *root = getenv(ENROLL_MICROSOFT_ROOT_ENV) ?: "";
+        char packaged[PATH_MAX], virt[PATH_MAX];
+
+        if (strcmp(dir, ENROLL_MICROSOFT_DIR_DEFAULT) != 0)
+                return add_microsoft(dir, variables[v].name, esl);
+        snprintf(packaged, sizeof(packaged), "%s%s", root, ENROLL_MICROSOFT_DIR_DEFAULT);
+        if (access(packaged, F_OK) == 0)
+                return add_microsoft(packaged, variables[v].name, esl);
+        snprintf(virt, sizeof(virt), "%s%s", root, VIRT_FIRMWARE_MICROSOFT_DIR);
+        if (access(virt, F_OK) == 0)
+                return add_microsoft_virt_firmware(virt, v, esl);
+        return log_error_errno(
+                -ENOENT,
+                "--microsoft: neither %s nor %s (python3-virt-firmware) exists; give --microsoft=DIR with "
+                "Microsoft's certificates, PEM or DER: in DIR/KEK/ Microsoft Corporation KEK CA 2011 and "
+                "Microsoft Corporation KEK 2K CA 2023, in DIR/db/ Microsoft Corporation UEFI CA 2011, "
+                "Microsoft UEFI CA 2023, Microsoft Option ROM UEFI CA 2023, Microsoft Windows Production "
+                "PCA "
+                "2011 and Windows UEFI CA 2023",
+                packaged, virt);
 }
 
 /* --tpm-eventlog: the Authenticode digests of the option ROMs this boot ran, each allowed on its own. */
@@ -269,7 +338,7 @@ static int build_list(const struct keys *k, const struct enroll_options *o, enum
         if (r >= 0 && v == SECURE_BOOT_DB)
                 r = add_certificate_files(k, o->add_db_certs, o->n_add_db_certs, &esl);
         if (r >= 0 && v != SECURE_BOOT_PK && o->microsoft_dir)
-                r = add_microsoft(o->microsoft_dir, var->name, &esl);
+                r = add_microsoft_certificates(o->microsoft_dir, v, &esl);
         if (r >= 0 && v == SECURE_BOOT_DB && o->tpm_eventlog)
                 r = add_option_rom_digests(k, o, &esl);
         if (r >= 0 && var->default_name && o->firmware_builtin)
@@ -345,14 +414,13 @@ int enroll_set_build(const struct keys *k, const struct enroll_options *o, struc
 
 static void explain_choices(void)
 {
-        log_error(
-                "refusing; keep db able to verify them with one of:\n"
-                "  --microsoft[=DIR]                  add Microsoft's UEFI CAs, which sign option ROMs\n"
-                "  --tpm-eventlog                     add the logged option ROMs' own digests\n"
-                "  --firmware-builtin                 keep the firmware's built-in dbDefault and "
-                "KEKDefault\n"
-                "  --append                           keep what db holds now, if that holds Microsoft's CA\n"
-                "or, when you know that nothing needs them, --yes-this-might-brick-my-machine");
+        log_error("refusing; keep db able to verify them with one of:\n"
+                  "  --microsoft[=DIR]                  add Microsoft's UEFI CAs, which sign option ROMs\n"
+                  "  --tpm-eventlog                     add the logged option ROMs' own digests\n"
+                  "  --firmware-builtin                 keep the firmware's built-in dbDefault and "
+                  "KEKDefault\n"
+                  "  --append                           keep what db holds now, if that holds such a CA\n"
+                  "or, when you know that nothing needs them, --yes-this-might-brick-my-machine");
 }
 
 /* What option_roms_cover() decides, said where the user sees it; -EPERM when db cannot verify them. */
@@ -376,12 +444,28 @@ static int judge_cover(const struct option_roms *roms, const struct blob *db, co
                 "%s: the firmware ran %zu option ROM driver%s (EV_EFI_BOOT_SERVICES_DRIVER events) in this "
                 "boot",
                 path, roms->n, roms->n == 1 ? "" : "s");
-        log_error("db would hold no Microsoft UEFI CA and not %s digest%s: Secure Boot would refuse %s from "
-                  "the "
-                  "next boot on: no display, no disk, perhaps no way into the firmware setup",
-                  roms->n == 1 ? "its" : "their", roms->n == 1 ? "" : "s", roms->n == 1 ? "it" : "them");
+        log_error(
+                "db would hold no CA that signs option ROMs (Microsoft Corporation UEFI CA 2011, Microsoft "
+                "Option ROM UEFI CA 2023) and not %s digest%s: Secure Boot would refuse %s from the next "
+                "boot on: no display, no disk, perhaps no way into the firmware setup",
+                roms->n == 1 ? "its" : "their", roms->n == 1 ? "" : "s", roms->n == 1 ? "it" : "them");
         explain_choices();
         return -EPERM;
+}
+
+/* db holds one of the two CAs that sign option ROMs: a logged ROM signed by the other would not run. */
+static void warn_missing_ca(const struct blob *db, const char *path)
+{
+        const char *missing = option_roms_ca_missing(db->data, db->size);
+        struct option_roms roms = {};
+
+        if (!missing || option_roms_load(path, &roms) < 0)
+                return;
+        if (roms.n > 0)
+                log_warning("%s: the firmware ran %zu option ROM driver%s; db lacks %s, so one signed by it "
+                            "would not run (add it with --microsoft or --add-db-cert)",
+                            path, roms.n, roms.n == 1 ? "" : "s", missing);
+        option_roms_done(&roms);
 }
 
 int enroll_guard(const struct blob *db, const struct enroll_options *o)
@@ -395,6 +479,7 @@ int enroll_guard(const struct blob *db, const struct enroll_options *o)
                 return log_error_errno(r, "db: malformed signature list");
         if (r == OPTION_ROMS_BY_CA) {
                 log_debug("db holds %s, which signs option ROMs", ca);
+                warn_missing_ca(db, path);
                 return 0;
         }
         if (o->firmware_builtin) {
@@ -402,7 +487,7 @@ int enroll_guard(const struct blob *db, const struct enroll_options *o)
                 return 0;
         }
         if (o->allow_brick) {
-                log_warning("db holds no Microsoft UEFI CA, and option ROMs are not checked for "
+                log_warning("db holds no CA that signs option ROMs, and option ROMs are not checked for "
                             "(--yes-this-might-brick-my-machine)");
                 return 0;
         }

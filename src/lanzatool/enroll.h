@@ -25,11 +25,16 @@
  * compared byte for byte with sign-efi-sig-list -t. */
 #define ENROLL_TIMESTAMP_ENV "LANZATOOL_AUTH_TIMESTAMP"
 
-/* Where --microsoft looks without a directory: DIR/KEK/ and DIR/db/ hold Microsoft's certificates (PEM or
- * DER), as a distribution ships them; lanzaboote does not ship them itself. */
+/* Where --microsoft looks first without a directory: DIR/KEK/ and DIR/db/ hold Microsoft's certificates
+ * (PEM or DER), as a package may ship them; lanzaboote does not ship them itself. Without it,
+ * python3-virt-firmware's certificates are taken (enroll.c). */
 #ifndef ENROLL_MICROSOFT_DIR_DEFAULT
 #define ENROLL_MICROSOFT_DIR_DEFAULT "/usr/share/lanzaboote/microsoft"
 #endif
+
+/* Test knob: a directory standing in for / where --microsoft without DIR looks
+ * (ENROLL_MICROSOFT_DIR_DEFAULT, then python3-virt-firmware's certificates). */
+#define ENROLL_MICROSOFT_ROOT_ENV "LANZATOOL_MICROSOFT_ROOT"
 
 struct enroll_options {
         bool append;               /* keep what db and KEK hold now */

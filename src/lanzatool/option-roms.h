@@ -33,13 +33,15 @@ int option_roms_parse(const uint8_t *log, size_t size, struct option_roms *ret, 
 int option_roms_load(const char *path, struct option_roms *ret);
 void option_roms_done(struct option_roms *roms);
 
-/* The name of a certificate authority known to sign option ROMs (Microsoft's UEFI CAs), given the SHA-256
- * of its DER certificate; NULL for any other certificate. */
+/* The name of one of Microsoft's UEFI CAs (those that sign option ROMs, and the UEFI CA 2023, which signs
+ * boot loaders only), given the SHA-256 of its DER certificate; NULL for any other certificate. */
 const char *option_roms_ca_name(const uint8_t fingerprint[static SHA256_DIGEST_SIZE]);
 
-/* How a db would verify the logged option ROMs: by a known CA it holds (*ret_ca_name says which), or by an
+/* How a db would verify the logged option ROMs: by a CA it holds that signs option ROMs (Microsoft
+ * Corporation UEFI CA 2011 or Microsoft Option ROM UEFI CA 2023; *ret_ca_name says which), or by an
  * EFI_CERT_SHA256 entry for every logged digest. Any other certificate proves nothing: option ROMs are
- * signed by Microsoft's CAs, and nothing tells which others. db must be well-formed (esl_parse()). */
+ * signed by those CAs, and nothing tells which others. Microsoft UEFI CA 2023 does not count: it signs boot
+ * loaders, not option ROMs. db must be well-formed (esl_parse()). */
 enum option_roms_cover {
         OPTION_ROMS_UNCOVERED,
         OPTION_ROMS_BY_CA,
@@ -48,3 +50,7 @@ enum option_roms_cover {
 
 int option_roms_cover(const struct option_roms *roms, const uint8_t *db, size_t size,
                       const char **ret_ca_name);
+
+/* When db holds one CA that signs option ROMs but not the other: the name of the missing one (the log holds
+ * only digests, so which of the two signed a logged ROM is unknown); NULL otherwise. */
+const char *option_roms_ca_missing(const uint8_t *db, size_t size);

@@ -23,6 +23,8 @@ efivar() { # NAME-GUID ATTRIBUTES_HEX FILE: a variable in the stand-in efivarfs
 	{ printf '%b' "\\x$2\\x00\\x00\\x00"; cat "$3"; } >"$EV/$1"
 }
 
+cn() { openssl x509 -in "$1" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= //p'; } # PEM: its CN
+
 setup_mode() { # 0|1
 	printf '%b' "\\x06\\x00\\x00\\x00\\x0$1" >"$EV/SetupMode-$GLOBAL"
 }
@@ -161,6 +163,31 @@ expect_fail "guard: option ROM, the stand-in CA" 'ran 1 option ROM driver' guard
 [[ ! -e $T/guarded ]] || fail "guard: files written despite the refusal"
 guarded --add-db-cert="$T/ms-uefi-ca-2011.der" || fail "guard: refused with the Microsoft UEFI CA 2011 in db"
 
+# The 2023 CAs, the real certificates from Debian's python3-virt-firmware (test/lib/ms-certs.sh names each
+# file after the subject openssl reads). Since 2025 Microsoft signs option ROMs with the Option ROM UEFI CA
+# 2023 and boot loaders with the UEFI CA 2023, which does not verify an option ROM.
+# shellcheck source=test/lib/apt-private.sh
+source "$HERE/../lib/apt-private.sh"
+# shellcheck source=test/lib/ms-certs.sh
+source "$HERE/../lib/ms-certs.sh"
+ms_certs_prepare || fail "Microsoft's certificates from python3-virt-firmware (test/lib/ms-certs.sh)"
+MS_ROM_2023=$MS_CERTS/Microsoft-Option-ROM-UEFI-CA-2023.der MS_UEFI_2023=$MS_CERTS/Microsoft-UEFI-CA-2023.der
+"$LANZATOOL" --pki-bundle="$B" --tpm-eventlog-path="$T/log-rom" --export-auth="$T/guarded" \
+	--add-db-cert="$MS_ROM_2023" enroll-keys 2>"$T/err" ||
+	fail "guard: refused with the Microsoft Option ROM UEFI CA 2023 in db: $(cat "$T/err")"
+grep -q 'db lacks Microsoft Corporation UEFI CA 2011, so one signed by it would not run' "$T/err" ||
+	fail "guard: no warning that db lacks the 2011 CA: $(cat "$T/err")"
+"$LANZATOOL" --pki-bundle="$B" --tpm-eventlog-path="$T/log-rom" --export-auth="$T/guarded" \
+	--add-db-cert="$MS_ROM_2023" --add-db-cert="$T/ms-uefi-ca-2011.der" enroll-keys 2>"$T/err" ||
+	fail "guard: refused with both option ROM CAs in db: $(cat "$T/err")"
+grep -q 'lacks' "$T/err" && fail "guard: a warning with both option ROM CAs in db: $(cat "$T/err")"
+rm -rf "$T/guarded"
+expect_fail "guard: option ROM, the UEFI CA 2023 (boot loaders only)" 'ran 1 option ROM driver' \
+	guarded --add-db-cert="$MS_UEFI_2023"
+expect_fail "guard: option ROM, the UEFI CA 2023 and an unrelated certificate" 'ran 1 option ROM driver' \
+	guarded --add-db-cert="$MS_UEFI_2023" --add-db-cert="$T/rom.der"
+[[ ! -e $T/guarded ]] || fail "guard: files written despite the refusal"
+
 # --microsoft=DIR: DIR/db into db, DIR/KEK into KEK, owned by Microsoft's GUID, after our own.
 mkdir -p "$T/ms/db" "$T/ms/KEK"
 cp "$T/ms-uefi-ca-2011.der" "$T/ms/db/uefi-ca-2011.der"
@@ -175,6 +202,34 @@ same_auth "--microsoft" "$T/guarded" "$T/efitools-ms"
 mkdir -p "$T/ms-empty/KEK" "$T/ms-empty/db"
 expect_fail "--microsoft without certificates" "$T/ms-empty/KEK: no certificate files" guarded --microsoft="$T/ms-empty"
 expect_fail "--microsoft, no such directory" "$T/nothing-here/KEK: cannot read" guarded --microsoft="$T/nothing-here"
+
+# --microsoft without DIR: /usr/share/lanzaboote/microsoft when a package installed it (here under a stand-in
+# root), else python3-virt-firmware's files: the KEK CAs into KEK, the UEFI and Windows CAs into db (chosen
+# here by the subjects openssl reads, in file name order), not the OEM PK; else a refusal naming the files.
+mkdir -p "$T/pkgroot/usr/share/lanzaboote" && cp -r "$T/ms" "$T/pkgroot/usr/share/lanzaboote/microsoft"
+rm -rf "$T/guarded"
+LANZATOOL_MICROSOFT_ROOT=$T/pkgroot guarded --microsoft || fail "--microsoft, the packaged directory"
+same_auth "--microsoft, the packaged directory" "$T/guarded" "$T/efitools-ms"
+: >"$T/vf-kek.esl" && : >"$T/vf-db.esl"
+for f in "$MS_CERTS_ROOT"/usr/lib/python3/dist-packages/virt/firmware/certs/microsoft.com/*.pem; do
+	openssl x509 -in "$f" -out "$T/vf.pem"
+	case $(cn "$T/vf.pem") in
+	*" KEK "*) list=kek ;;
+	*"UEFI CA 20"* | "Microsoft Windows Production PCA 2011") list=db ;;
+	*) continue ;;
+	esac
+	cert-to-efi-sig-list -g "$MICROSOFT" "$T/vf.pem" "$T/vf.esl" && cat "$T/vf.esl" >>"$T/vf-$list.esl"
+done
+[[ $(stat -c %s "$T/vf-kek.esl") -gt 0 && $(stat -c %s "$T/vf-db.esl") -gt 0 ]] || fail "python3-virt-firmware: no KEK or db CAs"
+rm -rf "$T/guarded"
+LANZATOOL_MICROSOFT_ROOT=$MS_CERTS_ROOT guarded --microsoft || fail "--microsoft, python3-virt-firmware's certificates"
+efitools_auth "$B" "$T/efitools-vf" "$T/vf-kek.esl" "$T/vf-db.esl"
+same_auth "--microsoft, python3-virt-firmware's certificates" "$T/guarded" "$T/efitools-vf"
+mkdir -p "$T/emptyroot"
+expect_fail "--microsoft without DIR, nothing installed" \
+	'give --microsoft=DIR .*DIR/KEK/ Microsoft Corporation KEK CA 2011.*Microsoft Option ROM UEFI CA 2023' \
+	env LANZATOOL_MICROSOFT_ROOT="$T/emptyroot" "$LANZATOOL" -q --pki-bundle="$B" --tpm-eventlog-path="$T/log-rom" \
+	--export-auth="$T/guarded" --microsoft enroll-keys
 
 # --tpm-eventlog: the logged digest goes into db as an EFI_CERT_SHA256 entry, and that satisfies the guard.
 rm -rf "$T/guarded"
@@ -308,7 +363,11 @@ import struct, sys
 auth = open(sys.argv[1], "rb").read()
 sys.stdout.buffer.write(auth[16 + struct.unpack_from("<I", auth, 16)[0]:])
 PY
-efivar "db-$IMAGE_DB" 27 <(cat "$T/db-digests.esl" "$T/ms-db.esl")
+for c in "$MS_UEFI_2023" "$MS_ROM_2023"; do
+	openssl x509 -inform DER -in "$c" -out "$T/${c##*/}.pem"
+	cert-to-efi-sig-list -g "$MICROSOFT" "$T/${c##*/}.pem" "$T/${c##*/}.esl"
+done
+efivar "db-$IMAGE_DB" 27 <(cat "$T/db-digests.esl" "$T/ms-db.esl" "$T/${MS_UEFI_2023##*/}.esl" "$T/${MS_ROM_2023##*/}.esl")
 rm -f "$EV/dbx-$IMAGE_DB"
 "$LANZATOOL" --json=short list-enrolled-keys >"$T/enrolled.json" || fail "list-enrolled-keys --json"
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
@@ -316,16 +375,22 @@ name() { openssl x509 -in "$1" -noout "-$2" -nameopt RFC2253 | sed "s/^$2=//"; }
 "$PY" - "$T/enrolled.json" "$(cat "$B/GUID")" "$MICROSOFT" "$rom_hash" \
 	"$(fp "$B/keys/PK/PK.pem")" "$(name "$B/keys/PK/PK.pem" subject)" \
 	"$(fp "$B/keys/KEK/KEK.pem")" "$(fp "$T/rom.pem")" "$(name "$T/rom.pem" issuer)" \
-	"$(fp "$B/keys/db/db.pem")" "$(fp "$T/ms-uefi-ca-2011.pem")" "$(name "$T/ms-uefi-ca-2011.pem" issuer)" <<'PY' ||
+	"$(fp "$B/keys/db/db.pem")" "$(fp "$T/ms-uefi-ca-2011.pem")" "$(name "$T/ms-uefi-ca-2011.pem" issuer)" \
+	"$(fp "$T/${MS_UEFI_2023##*/}.pem")" "$(cn "$T/${MS_UEFI_2023##*/}.pem")" \
+	"$(fp "$T/${MS_ROM_2023##*/}.pem")" "$(cn "$T/${MS_ROM_2023##*/}.pem")" <<'PY' ||
 import json, sys
-(j, guid, ms, rom, pk_fp, pk_subject, kek_fp, ms_kek_fp, ms_kek_issuer, db_fp, ms_db_fp, ms_db_issuer) = sys.argv[1:]
+(j, guid, ms, rom, pk_fp, pk_subject, kek_fp, ms_kek_fp, ms_kek_issuer, db_fp, ms_db_fp, ms_db_issuer,
+ uefi_2023_fp, uefi_2023_cn, rom_2023_fp, rom_2023_cn) = sys.argv[1:]
 k = json.load(open(j))
 assert k["dbx"] == [], k["dbx"]
 assert [(e["type"], e["sha256"], e["subject"], e["owner"]) for e in k["PK"]] == [("x509", pk_fp, pk_subject, guid)], k["PK"]
 assert [(e["sha256"], e["owner"]) for e in k["KEK"]] == [(kek_fp, guid), (ms_kek_fp, ms)], k["KEK"]
 assert k["KEK"][1]["issuer"] == ms_kek_issuer and k["KEK"][1]["knownAs"] is None, k["KEK"][1]
-assert [(e["type"], e["sha256"]) for e in k["db"]] == [("x509", db_fp), ("sha256", rom), ("x509", ms_db_fp)], k["db"]
+assert [(e["type"], e["sha256"]) for e in k["db"]] == [("x509", db_fp), ("sha256", rom), ("x509", ms_db_fp),
+                                                     ("x509", uefi_2023_fp), ("x509", rom_2023_fp)], k["db"]
 assert k["db"][2]["knownAs"] == "Microsoft Corporation UEFI CA 2011" and k["db"][2]["issuer"] == ms_db_issuer, k["db"][2]
+# Named by the fingerprint openssl computes of the package's certificate with that subject.
+assert [e["knownAs"] for e in k["db"][3:]] == [uefi_2023_cn, rom_2023_cn], k["db"][3:]
 PY
 	fail "list-enrolled-keys --json: $(cat "$T/enrolled.json")"
 "$LANZATOOL" list-enrolled-keys >"$T/enrolled.txt" || fail "list-enrolled-keys"
