@@ -184,6 +184,32 @@ static int loader_state(const char *esp, const struct efi_arch *arch, X509 *cert
         return authenticode_verify(image, size, cert, &message) == 0 ? LOADER_OUR_KEY : LOADER_OTHER_KEY;
 }
 
+/* Files in EFI/nixos named as systemd-boot-builder.py names kernels and initrds that no entry uses: what a
+ * migration interrupted between removing the entries and removing their files left. */
+static int scan_orphans(int esp_fd, const char *esp, char *const *used, char *const *elsewhere,
+                        char ***orphans)
+{
+        static const char *const kinds[] = {"*-bzImage.efi", "*-Image.efi", "*-vmlinuz.efi", "*-initrd.efi"};
+        _cleanup_close_ int fd = openat(esp_fd, ESP_NIXOS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        int r = 0;
+
+        if (fd < 0)
+                return errno == ENOENT ? 0 : log_errno(LOG_LEVEL_ERROR, errno, "%s/" ESP_NIXOS_DIR, esp);
+        if (!(d = fdopendir(dup(fd))))
+                return log_errno(LOG_LEVEL_ERROR, errno, "%s/" ESP_NIXOS_DIR, esp);
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                bool nixos = false;
+                for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                        nixos = nixos || fnmatch(kinds[i], de->d_name, FNM_CASEFOLD) == 0;
+                if (nixos && de->d_type != DT_DIR && !payload_name_is_ours(de->d_name) &&
+                    !strv_contains_case(used, de->d_name) && !strv_contains_case(elsewhere, de->d_name))
+                        r = strv_extend(orphans, de->d_name);
+        }
+        closedir(d);
+        return r < 0 ? log_error_errno(r, "out of memory") : 0;
+}
+
 int migration_plan(int esp_fd, const char *esp, const struct efi_arch *arch, const uint8_t *stub,
                    size_t stub_size, X509 *cert, bool remove, struct migration *ret)
 {
@@ -198,13 +224,15 @@ int migration_plan(int esp_fd, const char *esp, const struct efi_arch *arch, con
                 if (!payload_name_is_ours(used[i]) && !strv_contains_case(elsewhere, used[i]) &&
                     strv_extend(&m.type1_files, used[i]) < 0)
                         r = log_error_errno(-ENOMEM, "out of memory");
+        if (r >= 0)
+                r = scan_orphans(esp_fd, esp, used, elsewhere, &m.type1_files);
         m.loader = loader_state(esp, arch, cert);
-        if (m.type1 && remove)
+        if ((m.type1 || m.type1_files) && remove)
                 m.why = "--remove-type1-entries";
-        else if (m.type1 && booted)
+        else if ((m.type1 || m.type1_files) && booted)
                 m.why = "one of our entries has booted (LoaderEntrySelected)";
         m.remove = m.why != NULL;
-        if (m.type1 && !m.remove)
+        if ((m.type1 || m.type1_files) && !m.remove)
                 m.why = "kept until one of our entries has booted, or --remove-type1-entries";
         if (booted)
                 log_debug("LoaderEntrySelected names %s", booted);
@@ -269,7 +297,7 @@ void migration_report(const struct migration *m, const char *esp, bool dry_run)
                          "their kernels and initrds are kept where they match, their stubs %s replaced by "
                          "ours",
                          esp, m->n_other_stubs, m->n_stubs, dry_run ? "would be" : "are");
-        if (n1)
+        if (n1 || nf)
                 log_info("%s: plain NixOS systemd-boot: %zu Type #1 entries in " TYPE1_DIR
                          " and %zu files in " ESP_NIXOS_DIR " only they use; %s %s (%s)",
                          esp, n1, nf, dry_run ? "they would be" : "they are", m->remove ? "removed" : "kept",
@@ -285,7 +313,7 @@ void migration_report(const struct migration *m, const char *esp, bool dry_run)
 
 void migration_print(const struct migration *m)
 {
-        for (size_t i = 0; m->remove && m->type1[i]; i++)
+        for (size_t i = 0; m->remove && m->type1 && m->type1[i]; i++)
                 printf("remove " TYPE1_DIR "/%s\n", m->type1[i]);
         for (size_t i = 0; m->remove && m->type1_files && m->type1_files[i]; i++)
                 printf("remove " ESP_NIXOS_DIR "/%s\n", m->type1_files[i]);

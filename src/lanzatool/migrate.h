@@ -20,7 +20,9 @@
  *   (LoaderEntrySelected). */
 struct migration {
         char **type1;         /* loader/entries names of NixOS's Type #1 entries */
-        char **type1_files;   /* EFI/nixos names only they use (none of ours, none another entry uses) */
+        char **type1_files;   /* EFI/nixos names only they use (none of ours, none another entry uses), and
+                               * kernels and initrds of their naming that no entry uses (an interrupted
+                               * migration's) */
         size_t n_other_stubs; /* entries of our name grammar made by another stub: upstream lanzaboote */
         size_t n_stubs;       /* entries of our name grammar */
         int loader;           /* systemd-boot at its path: LOADER_* */
