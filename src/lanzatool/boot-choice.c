@@ -152,8 +152,9 @@ int boot_menu_add(struct boot_menu *m, const char *file_name, const char *osrel,
         return menu_append(m, &e);
 }
 
-/* The value of the first "key value" line of a Type #1 entry, blanks trimmed; NULL when none. */
-static char *type1_get(const char *text, size_t size, const char *key)
+/* The value of the first "key value" line of a loader.conf or Type #1 entry, blanks trimmed; NULL when
+ * none. */
+static char *config_get(const char *text, size_t size, const char *key)
 {
         const char *p = text, *end = text + size;
         size_t k = strlen(key);
@@ -178,7 +179,7 @@ static char *type1_get(const char *text, size_t size, const char *key)
 int boot_menu_add_type1(struct boot_menu *m, const char *file_name, const char *text, size_t size)
 {
         struct boot_menu_entry e = {.tries_left = -1, .tries_done = -1, .type1 = true};
-        _cleanup_free_ char *linux = type1_get(text, size, "linux"), *efi = type1_get(text, size, "efi");
+        _cleanup_free_ char *linux = config_get(text, size, "linux"), *efi = config_get(text, size, "efi");
         size_t base;
 
         if (!linux && !efi)
@@ -186,9 +187,9 @@ int boot_menu_add_type1(struct boot_menu *m, const char *file_name, const char *
         boot_menu_remove(m, file_name);
         e.file_name = strdup(file_name);
         e.id = lowercase(file_name);
-        e.sort_key = type1_get(text, size, "sort-key");
-        e.version = type1_get(text, size, "version");
-        e.machine_id = type1_get(text, size, "machine-id");
+        e.sort_key = config_get(text, size, "sort-key");
+        e.version = config_get(text, size, "version");
+        e.machine_id = config_get(text, size, "machine-id");
         (void)boot_counter_parse(file_name, ".conf", &base, &e.tries_left, &e.tries_done);
         return menu_append(m, &e);
 }
@@ -339,25 +340,7 @@ ssize_t boot_choice_default(const struct boot_menu *m, const struct boot_choice_
 
 char *loader_conf_default(const char *text, size_t size)
 {
-        const char *p = text, *end = text + size;
-
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p)) ?: end, *v;
-                while (p < eol && isspace((unsigned char)*p))
-                        p++;
-                /* "default" followed by blanks, then the value up to the end of the line. */
-                if ((size_t)(eol - p) > 7 && strncmp(p, "default", 7) == 0 && isspace((unsigned char)p[7])) {
-                        const char *e = eol;
-                        for (v = p + 7; v < eol && isspace((unsigned char)*v); v++)
-                                ;
-                        while (e > v && isspace((unsigned char)e[-1]))
-                                e--;
-                        if (e > v)
-                                return strndup(v, (size_t)(e - v));
-                }
-                p = eol + 1;
-        }
-        return NULL;
+        return config_get(text, size, "default");
 }
 
 int boot_choice_state_load(const char *esp, struct boot_choice_state *ret)

@@ -27,6 +27,22 @@
 #define LOADER_MAX    (64u << 20)
 #define NIXOS_DIR_REF "efi/nixos/"
 
+/* dir under the ESP, opened for reading its entries; 0 with *ret NULL when it does not exist. */
+static int open_esp_dir(int esp_fd, const char *esp, const char *dir, DIR **ret)
+{
+        int fd = openat(esp_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        *ret = NULL;
+        if (fd < 0)
+                return errno == ENOENT ? 0 : log_errno(LOG_LEVEL_ERROR, errno, "%s/%s", esp, dir);
+        if (!(*ret = fdopendir(fd))) {
+                int r = log_errno(LOG_LEVEL_ERROR, errno, "%s/%s", esp, dir);
+                close(fd);
+                return r;
+        }
+        return 0;
+}
+
 static bool strv_contains_case(char *const *l, const char *s)
 {
         for (; l && *l; l++)
@@ -93,15 +109,11 @@ static int type1_references(const char *text, size_t size, char ***refs)
 /* NixOS's entries and what they use; *elsewhere: what every other entry in loader/entries uses. */
 static int scan_type1(int esp_fd, const char *esp, struct migration *m, char ***used, char ***elsewhere)
 {
-        _cleanup_close_ int fd = openat(esp_fd, TYPE1_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d;
-        int r = 0;
+        int r = open_esp_dir(esp_fd, esp, TYPE1_DIR, &d);
 
-        if (fd < 0)
-                return errno == ENOENT ? 0 : log_errno(LOG_LEVEL_ERROR, errno, "%s/" TYPE1_DIR, esp);
-        d = fdopendir(dup(fd));
-        if (!d)
-                return log_errno(LOG_LEVEL_ERROR, errno, "%s/" TYPE1_DIR, esp);
+        if (r < 0 || !d)
+                return r;
         for (struct dirent *de; r >= 0 && (de = readdir(d));) {
                 _cleanup_free_ uint8_t *text = NULL;
                 bool nixos = fnmatch(TYPE1_NIXOS, de->d_name, FNM_CASEFOLD) == 0;
@@ -111,7 +123,7 @@ static int scan_type1(int esp_fd, const char *esp, struct migration *m, char ***
                 if (de->d_name[0] == '.' || de->d_type == DT_DIR || strlen(de->d_name) < 5 ||
                     strcasecmp(de->d_name + strlen(de->d_name) - 5, ".conf") != 0)
                         continue;
-                if ((k = read_file_at(fd, de->d_name, TYPE1_MAX, &text, &size)) < 0) {
+                if ((k = read_file_at(dirfd(d), de->d_name, TYPE1_MAX, &text, &size)) < 0) {
                         /* Unreadable: whatever it uses stays. */
                         log_warning("%s/" TYPE1_DIR "/%s: cannot read: %s", esp, de->d_name, strerror(-k));
                         continue;
@@ -132,14 +144,11 @@ static int scan_stubs(int esp_fd, const char *esp, const uint8_t *stub, size_t s
 {
         struct pe_section_copy ours = {.name = ".sbat"};
         _cleanup_free_ char *selected = NULL, *message = NULL;
-        _cleanup_close_ int fd = openat(esp_fd, ESP_LINUX_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d;
-        int r = 0;
+        int r = open_esp_dir(esp_fd, esp, ESP_LINUX_DIR, &d);
 
-        if (fd < 0)
-                return errno == ENOENT ? 0 : log_errno(LOG_LEVEL_ERROR, errno, "%s/" ESP_LINUX_DIR, esp);
-        if (!(d = fdopendir(dup(fd))))
-                return log_errno(LOG_LEVEL_ERROR, errno, "%s/" ESP_LINUX_DIR, esp);
+        if (r < 0 || !d)
+                return r;
         (void)pe_get_sections(stub, stub_size, &ours, 1, &message);
         (void)efivar_read_string("LoaderEntrySelected", EFI_LOADER_GUID_STR, &selected);
         for (struct dirent *de; r >= 0 && (de = readdir(d));) {
@@ -190,14 +199,11 @@ static int scan_orphans(int esp_fd, const char *esp, char *const *used, char *co
                         char ***orphans)
 {
         static const char *const kinds[] = {"*-bzImage.efi", "*-Image.efi", "*-vmlinuz.efi", "*-initrd.efi"};
-        _cleanup_close_ int fd = openat(esp_fd, ESP_NIXOS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d;
-        int r = 0;
+        int r = open_esp_dir(esp_fd, esp, ESP_NIXOS_DIR, &d);
 
-        if (fd < 0)
-                return errno == ENOENT ? 0 : log_errno(LOG_LEVEL_ERROR, errno, "%s/" ESP_NIXOS_DIR, esp);
-        if (!(d = fdopendir(dup(fd))))
-                return log_errno(LOG_LEVEL_ERROR, errno, "%s/" ESP_NIXOS_DIR, esp);
+        if (r < 0 || !d)
+                return r;
         for (struct dirent *de; r >= 0 && (de = readdir(d));) {
                 bool nixos = false;
                 for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
