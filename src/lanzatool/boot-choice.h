@@ -8,8 +8,8 @@
 /* The one model of systemd-boot's choice of entry (reference/systemd-stub-spec.md §6.1-6.4, v252
  * config_entry_compare() and config_default_entry_select()): install, GC, list and status ask it which
  * entry boots next. boot_menu_load() finds the Type #2 entries (the .efi files in EFI/Linux), the only ones
- * lanzatool writes; boot_menu_add_type1() adds a Type #1 entry (a .conf file in loader/entries) that a migration
- * from plain systemd-boot leaves beside them. */
+ * lanzatool writes; boot_menu_add_type1() adds a Type #1 entry (a .conf file in loader/entries) that a
+ * migration from plain systemd-boot leaves beside them. */
 
 /* systemd's strverscmp_improved(): <0, 0, >0 as a is older, equal, newer than b. NULL is "". */
 int strverscmp_improved(const char *a, const char *b);
