@@ -28,7 +28,10 @@ total=$(<"$T/count")
 ours=$(ls "$T/esp/EFI/Linux" | grep -E '^nixos-generation-2-[a-z2-7]{52}\.efi$')
 ((total > 20)) || fail "only $total mutating calls?"
 
-for ((n = 1; n <= total; n++)); do
+# Under the sanitizers (build-asan/), every third point: the plain build covers each, and CI time is short.
+step=1
+[[ ${LANZABOOTE_SANITIZE:-none} == none ]] || step=3
+for ((n = 1; n <= total; n += step)); do
 	rm -rf "$T/esp" && cp -a "$T/base" "$T/esp"
 	rc=0
 	(LANZATOOL_CRASH_AT=$n run) 2>/dev/null || rc=$? # quiet: bash reports the kill
@@ -43,4 +46,4 @@ for ((n = 1; n <= total; n++)); do
 	(cd "$T/esp" && find . -type f | sort) >"$T/got"
 	cmp -s "$T/expected" "$T/got" || fail "rerun after crash point $n: $(diff "$T/expected" "$T/got")"
 done
-echo "ok: $total crash points over a migration from Type #1 entries, each checked by check-esp.py"
+echo "ok: $(((total + step - 1) / step)) of $total crash points over a migration from Type #1 entries, each checked by check-esp.py"
