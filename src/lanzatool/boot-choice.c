@@ -103,6 +103,7 @@ static void entry_done(struct boot_menu_entry *e)
         free(e->id);
         free(e->sort_key);
         free(e->version);
+        free(e->machine_id);
 }
 
 /* The first of keys that the .osrel has, as bootspec_pick_name_version_sort_key(). */
@@ -114,6 +115,21 @@ static char *osrel_pick(const char *osrel, size_t size, const char *const *keys)
                         return v;
         }
         return NULL;
+}
+
+/* Takes e over (freed on failure). */
+static int menu_append(struct boot_menu *m, struct boot_menu_entry *e)
+{
+        struct boot_menu_entry *n = reallocarray(m->entries, m->n_entries + 1, sizeof(*n));
+
+        if (n)
+                m->entries = n;
+        if (!e->file_name || !e->id || !n) {
+                entry_done(e);
+                return log_error_errno(-ENOMEM, "out of memory");
+        }
+        m->entries[m->n_entries++] = *e;
+        return 0;
 }
 
 int boot_menu_add(struct boot_menu *m, const char *file_name, const char *osrel, size_t osrel_size)
@@ -133,14 +149,49 @@ int boot_menu_add(struct boot_menu *m, const char *file_name, const char *osrel,
         e.sort_key = osrel_pick(osrel, osrel_size, sort_keys);
         e.version = osrel_pick(osrel, osrel_size, versions);
         (void)boot_counter_parse(file_name, ".efi", &base, &e.tries_left, &e.tries_done);
-        struct boot_menu_entry *n = reallocarray(m->entries, m->n_entries + 1, sizeof(*n));
-        if (!e.file_name || !e.id || !n) {
-                entry_done(&e);
-                return log_error_errno(-ENOMEM, "out of memory");
+        return menu_append(m, &e);
+}
+
+/* The value of the first "key value" line of a loader.conf or Type #1 entry, blanks trimmed; NULL when
+ * none. */
+static char *config_get(const char *text, size_t size, const char *key)
+{
+        const char *p = text, *end = text + size;
+        size_t k = strlen(key);
+
+        while (p < end) {
+                const char *eol = memchr(p, '\n', (size_t)(end - p)) ?: end, *v, *e = eol;
+                while (p < eol && isspace((unsigned char)*p))
+                        p++;
+                if ((size_t)(eol - p) > k && strncmp(p, key, k) == 0 && isspace((unsigned char)p[k])) {
+                        for (v = p + k; v < eol && isspace((unsigned char)*v); v++)
+                                ;
+                        while (e > v && isspace((unsigned char)e[-1]))
+                                e--;
+                        if (e > v)
+                                return strndup(v, (size_t)(e - v));
+                }
+                p = eol + 1;
         }
-        m->entries = n;
-        m->entries[m->n_entries++] = e;
-        return 0;
+        return NULL;
+}
+
+int boot_menu_add_type1(struct boot_menu *m, const char *file_name, const char *text, size_t size)
+{
+        struct boot_menu_entry e = {.tries_left = -1, .tries_done = -1, .type1 = true};
+        _cleanup_free_ char *linux = config_get(text, size, "linux"), *efi = config_get(text, size, "efi");
+        size_t base;
+
+        if (!linux && !efi)
+                return 0;
+        boot_menu_remove(m, file_name);
+        e.file_name = strdup(file_name);
+        e.id = lowercase(file_name);
+        e.sort_key = config_get(text, size, "sort-key");
+        e.version = config_get(text, size, "version");
+        e.machine_id = config_get(text, size, "machine-id");
+        (void)boot_counter_parse(file_name, ".conf", &base, &e.tries_left, &e.tries_done);
+        return menu_append(m, &e);
 }
 
 void boot_menu_remove(struct boot_menu *m, const char *file_name)
@@ -201,7 +252,8 @@ int boot_menu_load(const char *esp, struct boot_menu *ret)
         return 0;
 }
 
-/* config_entry_compare() of systemd-boot 252; type #2 entries have no machine-id. */
+/* config_entry_compare() of systemd-boot 252; type #2 entries have no machine-id, and no machine-id
+ * sorts first. */
 static int compare(const void *x, const void *y)
 {
         const struct boot_menu_entry *a = x, *b = y;
@@ -215,6 +267,9 @@ static int compare(const void *x, const void *y)
                 return r;
         if (a->sort_key && b->sort_key) {
                 if ((r = strcmp(a->sort_key, b->sort_key)))
+                        return r;
+                if ((r = CMP(!!a->machine_id, !!b->machine_id)) ||
+                    (a->machine_id && b->machine_id && (r = strcmp(a->machine_id, b->machine_id))))
                         return r;
                 /* Newest version first. */
                 if ((r = -strverscmp_improved(a->version, b->version)))
@@ -285,25 +340,7 @@ ssize_t boot_choice_default(const struct boot_menu *m, const struct boot_choice_
 
 char *loader_conf_default(const char *text, size_t size)
 {
-        const char *p = text, *end = text + size;
-
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p)) ?: end, *v;
-                while (p < eol && isspace((unsigned char)*p))
-                        p++;
-                /* "default" followed by blanks, then the value up to the end of the line. */
-                if ((size_t)(eol - p) > 7 && strncmp(p, "default", 7) == 0 && isspace((unsigned char)p[7])) {
-                        const char *e = eol;
-                        for (v = p + 7; v < eol && isspace((unsigned char)*v); v++)
-                                ;
-                        while (e > v && isspace((unsigned char)e[-1]))
-                                e--;
-                        if (e > v)
-                                return strndup(v, (size_t)(e - v));
-                }
-                p = eol + 1;
-        }
-        return NULL;
+        return config_get(text, size, "default");
 }
 
 int boot_choice_state_load(const char *esp, struct boot_choice_state *ret)

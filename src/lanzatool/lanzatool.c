@@ -70,6 +70,9 @@ static int help(void)
                "     --no-variables           Do not create a firmware boot entry\n"
                "     --boot-order-first       Put the firmware boot entry first in BootOrder\n"
                "     --replace-removable      Overwrite a foreign EFI/BOOT/BOOTX64.EFI\n"
+               "     --remove-type1-entries   Remove plain NixOS systemd-boot's "
+               "loader/entries/nixos-*.conf\n"
+               "                              and their kernels and initrds once ours are installed\n"
                "     --dry-run                Print what would be done, change nothing\n"
                "     --json=pretty|short|off  JSON output for list and status\n"
                "  -o --output=PATH            sign: write the signed image there (default: in place)\n"
@@ -200,6 +203,7 @@ static int parse_argv(int argc, char *argv[])
                 ARG_ALLOW_UNTRUSTED_KEY,
                 ARG_BOOT_ORDER_FIRST,
                 ARG_REPLACE_REMOVABLE,
+                ARG_REMOVE_TYPE1_ENTRIES,
                 ARG_DRY_RUN,
                 ARG_JSON,
                 ARG_KEY_SIZE,
@@ -242,6 +246,7 @@ static int parse_argv(int argc, char *argv[])
                 {"allow-untrusted-key", no_argument, NULL, ARG_ALLOW_UNTRUSTED_KEY},
                 {"boot-order-first", no_argument, NULL, ARG_BOOT_ORDER_FIRST},
                 {"replace-removable", no_argument, NULL, ARG_REPLACE_REMOVABLE},
+                {"remove-type1-entries", no_argument, NULL, ARG_REMOVE_TYPE1_ENTRIES},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"json", required_argument, NULL, ARG_JSON},
                 {"key-size", required_argument, NULL, ARG_KEY_SIZE},
@@ -332,6 +337,9 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_REPLACE_REMOVABLE:
                         arg.loader.replace_removable = true;
+                        break;
+                case ARG_REMOVE_TYPE1_ENTRIES:
+                        arg.remove_type1 = true;
                         break;
                 case ARG_NO_VARIABLES:
                         arg.no_variables = true;

@@ -29,6 +29,7 @@ struct arguments {
         bool boot_order_first;          /* install: put the firmware boot entry first in BootOrder */
         bool allow_untrusted_key;       /* install: sign even when the firmware's db rejects the key */
         const char *default_generation; /* install: the generation to boot next (rollback) */
+        bool remove_type1;              /* install: remove plain NixOS systemd-boot's entries (migrate.h) */
         bool dry_run;
         bool quiet;
         enum json_mode json;

@@ -21,6 +21,7 @@
 #include "lanzatool.h"
 #include "leftovers.h"
 #include "log.h"
+#include "migrate.h"
 #include "pcrsig.h"
 #include "plan.h"
 #include "util.h"
@@ -43,10 +44,11 @@ struct install {
         struct plan plan;
         struct systemd_boot_plan sdboot;
         struct enroll_esp_plan auto_enroll;
-        char **keep;            /* entry names that survive: the planned ones and the booted one */
-        char **keep_payloads;   /* payload names of the planned entries */
-        char *previous_default; /* what systemd-boot boots now */
-        char *default_pattern;  /* loader.conf's default for --default-generation */
+        struct migration migration; /* what the ESP held before: upstream's or plain systemd-boot's files */
+        char **keep;                /* entry names that survive: the planned ones and the booted one */
+        char **keep_payloads;       /* payload names of the planned entries */
+        char *previous_default;     /* what systemd-boot boots now */
+        char *default_pattern;      /* loader.conf's default for --default-generation */
         unsigned files_written;
 };
 
@@ -59,6 +61,7 @@ static void install_done(struct install *c)
         plan_done(&c->plan);
         systemd_boot_plan_done(&c->sdboot);
         enroll_esp_plan_done(&c->auto_enroll);
+        migration_done(&c->migration);
         strv_free(c->keep);
         strv_free(c->keep_payloads);
         free(c->previous_default);
@@ -364,6 +367,11 @@ static int keep_chosen(struct install *c, const struct boot_menu *after, struct 
         state->default_config = loader_conf_default(c->sdboot.loader_conf, strlen(c->sdboot.loader_conf));
         if (r >= 0 && (i = boot_choice_default(after, state)) >= 0)
                 r = keep_name(&c->keep, after->entries[i].file_name, "the next default");
+        if (r >= 0 && i >= 0 && after->entries[i].type1)
+                log_warning(
+                        "%s/loader/entries/%s: systemd-boot boots this Type #1 entry next, not ours (its "
+                        "sort key sorts first; --remove-type1-entries removes it)",
+                        c->esp.path, after->entries[i].file_name);
         return r;
 }
 
@@ -384,6 +392,7 @@ static int collect_keep(struct install *c)
         if (r < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
         if ((r = boot_menu_load(c->esp.path, &menu)) < 0 ||
+            (r = migration_menu(&c->migration, c->esp.path, &menu, false)) < 0 ||
             (r = boot_choice_state_load(c->esp.path, &state)) < 0)
                 goto finish;
         if ((i = boot_choice_default(&menu, &state)) >= 0 &&
@@ -397,6 +406,8 @@ static int collect_keep(struct install *c)
                 r = keep_skipped(c, &menu);
         if (r >= 0)
                 r = menu_apply_plan(c, &menu);
+        if (r >= 0)
+                r = migration_menu(&c->migration, c->esp.path, &menu, true);
         if (r >= 0)
                 r = keep_chosen(c, &menu, &state);
 finish:
@@ -677,15 +688,23 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (r >= 0 && arg.loader.auto_enroll)
                 r = enroll_esp_plan(c->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);
         if (r >= 0)
+                r = migration_plan(c->esp.fd, c->esp.path, c->arch, c->stub, c->stub_size,
+                                   c->pki.db.certificate, arg.remove_type1, &c->migration);
+        if (r >= 0)
                 r = collect_keep(c);
         if (r >= 0)
                 r = ensure_space(c);
         if (r < 0)
                 return r;
+        migration_report(&c->migration, c->esp.path, arg.dry_run);
         if (arg.dry_run) {
                 print_plan(c);
                 r = leftovers_handle(c->esp.fd, c->esp.path, true);
-                return r < 0 ? r : collect_garbage(c);
+                if (r >= 0)
+                        r = collect_garbage(c);
+                if (r >= 0)
+                        migration_print(&c->migration);
+                return r;
         }
 
         /* The order keeps every entry bootable at every instant: payloads, then the stubs that
@@ -707,6 +726,9 @@ static int install_run(struct install *c, int argc, char *argv[])
                 r = leftovers_handle(c->esp.fd, c->esp.path, false);
         if (r >= 0)
                 r = collect_garbage(c);
+        /* Plain systemd-boot's entries, only now that ours and loader.conf are durable. */
+        if (r >= 0)
+                r = migration_remove(c->esp.fd, c->esp.path, &c->migration);
         if (r < 0)
                 return r;
         c->files_written += c->sdboot.write[0] + c->sdboot.write[1] + c->sdboot.write_loader_conf +

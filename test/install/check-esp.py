@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Install invariant checker, independent of lanzatool: reads the stubs with pefile, signatures with sbverify.
 
-check-esp.py [--db PEM] [--keys DIR] [--sig-cache FILE] ESP [PREVIOUS_DEFAULT...]
+check-esp.py [--db PEM] [--unsigned-loader FILE] [--keys DIR] [--sig-cache FILE] ESP [PREVIOUS_DEFAULT...]
 check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key material, of each DIR)
 
 - Every EFI/Linux/nixos-*.efi is a PE image whose .linux (and .initrd, if it has one) names a file in
@@ -10,9 +10,13 @@ check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key ma
   FAT a new name can be durable before its content (see lanzatool's fs-util.c).
 - Both systemd-boot copies (EFI/systemd/systemd-boot<arch>.efi and EFI/BOOT/BOOT<ARCH>.EFI) are there and
   are systemd-boot; with --db, they and every stub verify with sbverify against that certificate.
+  With --unsigned-loader, a copy byte-identical to FILE (the plain systemd-boot of an ESP being migrated)
+  needs no signature.
+- Every Type #1 entry loader/entries/*.conf names (linux, initrd, efi, devicetree) files that exist.
 - loader/loader.conf parses as systemd-boot reads it (known keys, one per line) and has a default that
-  matches an entry.
-- Each PREVIOUS_DEFAULT (a file name in EFI/Linux) exists, is not empty and is sound.
+  matches an entry (in EFI/Linux or loader/entries).
+- Each PREVIOUS_DEFAULT (a file name in EFI/Linux, or a .conf in loader/entries) exists, is not empty and
+  is sound.
 - No file holds private key material: no PEM private key, no DER PKCS#8 private key, and with --keys, none
   of the secret primes of a *.key file under DIR in any encoding that keeps their bytes.
 Exits 1 naming each problem."""
@@ -73,6 +77,19 @@ def check_stub(esp, name):
             problems.append(f"{path}: {file} is missing")
         elif hashlib.sha256(open(file, "rb").read()).digest() != s[pin]:
             problems.append(f"{path}: {file} does not match {pin}")
+    return problems
+
+
+def check_type1(esp, name):
+    """The files a Type #1 entry names exist (paths relative to the ESP; systemd-boot takes either slash)."""
+    path = os.path.join(esp, "loader", "entries", name)
+    problems = []
+    for line in open(path, "rb").read().decode("utf-8", "replace").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key in ("linux", "initrd", "efi", "devicetree"):
+            file = os.path.join(esp, value.strip().replace("\\", "/").lstrip("/"))
+            if not os.path.isfile(file):
+                problems.append(f"{path}: {key} {file} is missing")
     return problems
 
 
@@ -171,12 +188,13 @@ def scan_keys(esp, primes):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", help="certificate every signature must verify against (sbverify --cert)")
+    ap.add_argument("--unsigned-loader", help="a systemd-boot copy identical to this file needs no signature")
     ap.add_argument("--keys", help="directory whose *.key files must not leak onto the ESP")
     ap.add_argument("--sig-cache", help="file remembering which file and certificate contents sbverify accepted")
     ap.add_argument("--keys-only", action="store_true", help="only scan the directories for private keys")
     ap.add_argument("esp")
     ap.add_argument("previous", nargs="*")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()
     if args.keys_only:
         primes = secret_primes(args.keys) if args.keys else []
         problems = [p for d in [args.esp] + args.previous for p in scan_keys(d, primes)]
@@ -188,7 +206,14 @@ def main():
     names = sorted(n for n in os.listdir(linux) if n.startswith("nixos-")) if os.path.isdir(linux) else []
     empty = {n for n in names if os.path.getsize(os.path.join(linux, n)) == 0}
     problems = [p for n in names if n not in empty for p in check_stub(esp, n)]
+    entries = os.path.join(esp, "loader", "entries")
+    type1 = sorted(n for n in os.listdir(entries) if n.lower().endswith(".conf")) if os.path.isdir(entries) else []
+    problems += [p for n in type1 for p in check_type1(esp, n)]
     for required in args.previous:
+        if required.endswith(".conf"):
+            if required not in type1:
+                problems.append(f"previous default {required} is gone")
+            continue
         if required not in names:
             problems.append(f"previous default {required} is gone")
         elif required in empty:
@@ -199,12 +224,14 @@ def main():
         verified = set()
         if args.sig_cache and os.path.exists(args.sig_cache):
             verified = set(open(args.sig_cache).read().split())
+        plain = open(args.unsigned_loader, "rb").read() if args.unsigned_loader else None
+        copies = [c for c in copies if plain is None or open(c, "rb").read() != plain]
         for path in [os.path.join(linux, n) for n in names if n not in empty] + copies:
             problems += check_signature(path, args.db, verified)
         if args.sig_cache:
             with open(args.sig_cache, "w") as f:
                 f.write("\n".join(sorted(verified)))
-    problems += check_loader_conf(esp, os.listdir(linux) if os.path.isdir(linux) else [])
+    problems += check_loader_conf(esp, (os.listdir(linux) if os.path.isdir(linux) else []) + type1)
     problems += scan_keys(esp, secret_primes(args.keys) if args.keys else [])
     for p in problems:
         print(p, file=sys.stderr)

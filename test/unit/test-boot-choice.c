@@ -200,6 +200,51 @@ static void test_choice(void)
         boot_menu_done(&m);
 }
 
+#define TYPE1(key, version, mid)                                                                            \
+        "title NixOS\nsort-key " key "\nversion " version "\nlinux /EFI/nixos/k-bzImage.efi\n" mid
+
+static int add1(struct boot_menu *m, const char *name, const char *text)
+{
+        return boot_menu_add_type1(m, name, text, strlen(text));
+}
+
+/* Type #1 entries beside ours (a migration from plain systemd-boot): config_entry_compare() puts the
+ * lower sort key first, then no machine-id before one, then the newer version; without linux or efi there
+ * is no entry. */
+static void test_type1(void)
+{
+        struct boot_menu m = {};
+        struct boot_choice_state s = {.default_config = "nixos-*"};
+        ssize_t i;
+
+        check(add(&m, "nixos-generation-2-a.efi",
+                  "ID=lanza\nPRETTY_NAME=NixOS\nVERSION_ID=Generation 2\n") == 0,
+              "add");
+        check(add1(&m, "nixos-generation-2.conf", TYPE1("nixos", "Generation 2", "machine-id 01\n")) == 0 &&
+                      add1(&m, "nixos-generation-3+1-2.conf",
+                           TYPE1("nixos", "Generation 3", "machine-id 01\n")) == 0 &&
+                      add1(&m, "memtest.conf", "title memtest\n") == 0 && m.n_entries == 3,
+              "add Type #1, skip one without linux: %zu", m.n_entries);
+        boot_menu_sort(&m);
+        check(strcmp(m.entries[0].file_name, "nixos-generation-2-a.efi") == 0 &&
+                      strcmp(m.entries[1].file_name, "nixos-generation-3+1-2.conf") == 0 &&
+                      m.entries[1].type1 && m.entries[1].tries_left == 1 && m.entries[1].tries_done == 2,
+              "lanza before nixos, newest Type #1 next: %s %s", m.entries[0].file_name,
+              m.entries[1].file_name);
+        i = boot_choice_default(&m, &s);
+        check(i == 0, "nixos-* picks ours: %s", name_of(&m, i));
+        check(add1(&m, "nixos-generation-1.conf", TYPE1("aaa", "Generation 1", "")) == 0, "add");
+        check(add1(&m, "nixos-generation-4.conf", TYPE1("lanza", "Generation 4", "machine-id 00\n")) == 0,
+              "add");
+        boot_menu_sort(&m);
+        i = boot_choice_default(&m, &s);
+        check(i == 0 && m.entries[i].type1 && strcmp(name_of(&m, i), "nixos-generation-1.conf") == 0,
+              "a lower sort key wins: %s", name_of(&m, i));
+        check(strcmp(m.entries[1].file_name, "nixos-generation-2-a.efi") == 0,
+              "same sort key: no machine-id first: %s", m.entries[1].file_name);
+        boot_menu_done(&m);
+}
+
 static void test_loader_conf(void)
 {
         static const char text[] =
@@ -218,6 +263,7 @@ int main(void)
         test_entry_names();
         test_id_matches();
         test_choice();
+        test_type1();
         test_loader_conf();
         return tests_finish();
 }
