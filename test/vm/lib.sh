@@ -410,7 +410,8 @@ vm_utf16_hex() { # TEXT: hex of TEXT as UTF-16LE with its NUL, as in "LZBT VAR" 
 }
 
 vm_log_line() { # NAME ERE: number of the first serial log line matching ERE (empty if none)
-	tr -d '\r' <"$(vm_log "$1")" | grep -anE -m1 -- "$2" | cut -d: -f1
+	# awk reads the file itself: no pipe that an early exit would break (SIGPIPE under pipefail).
+	VM_RE=$2 awk '{ sub(/\r$/, "") } $0 ~ ENVIRON["VM_RE"] { print NR; exit }' "$(vm_log "$1")"
 }
 
 vm_utf16_hex_to_text() { # HEX: UTF-16LE hex (as in "LZBT VAR" lines) to text, up to the first NUL

@@ -342,8 +342,10 @@ EFI_STATUS linux_exec(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_i
                       Devicetree *devicetree)
 {
         KernelImage k = {};
-        KernelRun run = {
-                .image_handle = parent_image, .stub_image = stub_image, .devicetree = devicetree, .kernel = &k};
+        KernelRun run = {.image_handle = parent_image,
+                         .stub_image = stub_image,
+                         .devicetree = devicetree,
+                         .kernel = &k};
         EFI_STATUS err;
 
         if (!parent_image || !stub_image || !kernel || !cmdline || !devicetree)
