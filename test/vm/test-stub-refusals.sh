@@ -19,7 +19,6 @@
 #   5. the disk of boot A, whose default is generation 1.
 #   The probe finds no LoadFile2 handle and the firmware's Exit(), and PCR 11 holds exactly the exited
 #   entry's and generation 1's measurements.
-# (no_timer_check: under a loaded TCG host the guest kernel's IO-APIC timer check may panic the boot.)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
