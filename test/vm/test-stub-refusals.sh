@@ -58,7 +58,7 @@ good=$w/esp-main/${good#"$w/esp/"}
 digests() { # STUB KERNEL
 	local s f
 	for s in linux osrel cmdline initrd ucode splash dtb uname sbat pcrpkey; do
-		objdump -h -w "$1" | grep -q " \.$s " || continue
+		objdump -h -w "$1" | grep " \.$s " >/dev/null || continue # not -q: no SIGPIPE under pipefail
 		case $s in
 		linux) f=$2 ;;
 		initrd) f=$VM_INITRD ;;
