@@ -405,6 +405,15 @@ vm_log_value() { # NAME KEY: value of the line "LZBT KEY=VALUE" or "LZBT KEY VAL
 		END { exit !found }' "$(vm_log "$1")"
 }
 
+vm_utf16_hex() { # TEXT: hex of TEXT as UTF-16LE with its NUL, as in "LZBT VAR" lines
+	{ printf '%s' "$1" | iconv -f UTF-8 -t UTF-16LE; printf '\0\0'; } | od -An -v -tx1 | tr -d ' \n'
+}
+
+vm_log_line() { # NAME ERE: number of the first serial log line matching ERE (empty if none)
+	# awk reads the file itself: no pipe that an early exit would break (SIGPIPE under pipefail).
+	VM_RE=$2 awk '{ sub(/\r$/, "") } $0 ~ ENVIRON["VM_RE"] { print NR; exit }' "$(vm_log "$1")"
+}
+
 vm_utf16_hex_to_text() { # HEX: UTF-16LE hex (as in "LZBT VAR" lines) to text, up to the first NUL
 	local hex=$1 out='' i cp esc ch
 	for ((i = 0; i + 4 <= ${#hex}; i += 4)); do
@@ -462,4 +471,38 @@ vm_boot_tampered() { # NAME WORKDIR MUTATION: boot (--sb --tpm) a copy of WORKDI
 	(cd "$2/esp-$1/EFI/nixos" && eval "$3")
 	vm_make_disk "$2/esp-$1" "$2/disk.img"
 	vm_boot "$1" "$2/disk.img" --sb --tpm
+}
+
+# ---- a refused entry, then systemd-boot again on the same disk -------------------------------------------
+
+# NAME DISK_IMG REFUSED_ID DEFAULT_ID: one power-on (--sb --tpm) of DISK_IMG (from vm_make_disk, with signed
+# systemd-boot at \EFI\systemd\systemd-bootx64.efi and \EFI\BOOT\BOOTX64.EFI) in which the entry REFUSED_ID
+# fails and systemd-boot then boots DEFAULT_ID, the way a machine falls back: the enrolled store gets two boot
+# options, Boot0100 (\EFI\systemd\systemd-bootx64.efi) and Boot0101 (\EFI\BOOT\BOOTX64.EFI), first in
+# BootOrder, and LoaderEntryOneShot=REFUSED_ID (test/vm/ovmf-vars.py). systemd-boot takes the one-shot entry,
+# deletes the variable and, when starting the entry fails, returns the error to the firmware (boot.c: "err =
+# image_start(...); if (err != EFI_SUCCESS) return err;", v252 to v262), which starts the next option: the same
+# disk's systemd-boot, which boots its default. Checked here, from the serial log and the guest: both options
+# started in that order, the second after systemd-boot's "Failed to execute", and LoaderEntrySelected is
+# DEFAULT_ID. The caller checks the refusal message, PCRs and event log.
+vm_boot_refused_then_default() {
+	local n=$1 disk=$2 vars=$VM_LOGDIR/$1.vars.fd mib l_first l_failed l_second
+	mib=$(($(stat -c %s "$disk") / 1048576))
+	mkdir -p "$VM_LOGDIR"
+	cp "$VM_VARS_ENROLLED" "$vars"
+	python3 "$VM_DIR/ovmf-vars.py" "$vars" --partuuid="$VM_ESP_PARTUUID" --part-start=2048 \
+		--part-size=$(((mib - 2) * 2048)) --oneshot="$3" \
+		'\EFI\systemd\systemd-bootx64.efi' '\EFI\BOOT\BOOTX64.EFI'
+	# systemd-boot's "Failed to execute" is not the end: the firmware goes on with Boot0101.
+	VM_TERMINAL_RE='LZBT DONE|BdsDxe: No bootable option|UEFI Interactive Shell|Kernel panic' \
+		vm_boot "$n" "$disk" --vars "$vars" --tpm --timeout 900
+	l_first=$(vm_log_line "$n" 'BdsDxe: starting Boot0100 .*\\EFI\\systemd\\systemd-bootx64\.efi')
+	l_failed=$(vm_log_line "$n" 'Failed to execute')
+	l_second=$(vm_log_line "$n" 'BdsDxe: starting Boot0101 .*\\EFI\\BOOT\\BOOTX64\.EFI')
+	[[ -n $l_first ]] || vm_fail "$n" "the firmware did not start Boot0100 (\\EFI\\systemd\\systemd-bootx64.efi)"
+	[[ -n $l_failed && $l_failed -gt $l_first ]] || vm_fail "$n" "systemd-boot reported no failed entry"
+	[[ -n $l_second && $l_second -gt $l_failed ]] ||
+		vm_fail "$n" "the firmware did not go on with Boot0101 (\\EFI\\BOOT\\BOOTX64.EFI) after the failure"
+	vm_assert_has "$n" '^LZBT MARKER'
+	vm_assert_value "$n" 'VAR LoaderEntrySelected' "$(vm_utf16_hex "$4")"
 }

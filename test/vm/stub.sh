@@ -68,6 +68,4 @@ stub_predict_pcr11() {
 	pcr_extend "$pcr" "$d/sbat"
 }
 
-utf16_hex() { # TEXT: hex of TEXT as UTF-16LE with its NUL, as the stub writes EFI variables
-	{ printf '%s' "$1" | iconv -f UTF-8 -t UTF-16LE; printf '\0\0'; } | od -An -v -tx1 | tr -d ' \n'
-}
+utf16_hex() { vm_utf16_hex "$@"; } # TEXT: hex of TEXT as UTF-16LE with its NUL, as the stub writes EFI variables

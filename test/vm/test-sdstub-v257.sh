@@ -8,7 +8,9 @@
 # - the same entry installed with our own stub gives PCR 11 from the very same systemd-measure value, extended
 #   only with our stub's .sbat instead of sd-stub's (the one section in which the two stubs differ);
 # - one changed kernel byte and a truncated initrd are refused with systemd-stub's log line, and systemd-boot
-#   reports the failed entry (the stub returned to the menu);
+#   reports the failed entry (the stub returned to the menu); after the changed kernel, in the same power-on,
+#   the firmware starts the same disk's systemd-boot again, which boots the default generation with PCR 11
+#   as `lanzatool measure` predicts (vm_boot_refused_then_default);
 # - a UKI made by ukify with the patched stub and one made with the unpatched stub of the same version give
 #   the same PCR 11 (no regression for embedded UKIs).
 set -euo pipefail
@@ -76,18 +78,38 @@ entry_boot sdstub-own "$LZB_STUB"
 sd_measure=$(vm_log_value sdstub-gen PCR11) own_measure=$(vm_log_value sdstub-own PCR11)
 
 # ---- refusals ------------------------------------------------------------------------------------------------
+# Generation 4 boots its own copy of the kernel (512 bytes longer: its own file on the ESP); generation 1 is
+# the default.
 rm -rf "$w/esp"
-lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" 1
-refused() { # NAME WHAT MUTATION (run in EFI/nixos of a copy of the ESP)
-	local n=$1
-	vm_boot_tampered "$n" "$w" "$3"
-	vm_assert_lacks "$n" '^LZBT MARKER'
-	vm_assert_has "$n" "SHA-256 digest of $2 '.*\\\\EFI\\\\nixos\\\\$2-[^']*' does not match the image"
-	vm_assert_has "$n" 'Failed to execute'
+cp "$VM_KERNEL" "$w/kernel4" && truncate -s +512 "$w/kernel4"
+mkdir -p "$w/store/k4-linux-6.1.0" && ln -sf "$w/kernel4" "$w/store/k4-linux-6.1.0/bzImage"
+GEN_ROOT=$w KERNEL=$w/store/k4-linux-6.1.0/bzImage INITRD=$VM_INITRD \
+	PARAMS='"console=ttyS0", "panic=-1", "quiet", "no_timer_check", "lzbt.test=gen4"' mk_generation 4 k4
+lzbt_install "$w" --stub="$sd_stub" --systemd-boot="$sd_boot" --default='nixos-generation-1-*' 1 4
+sd_refused() { # NAME WHAT: sd-stub's log line refusing WHAT (kernel, initrd) pinned by the entry
+	vm_assert_has "$1" "SHA-256 digest of $2 '.*\\\\EFI\\\\nixos\\\\$2-[^']*' does not match the image"
 }
-refused sdstub-kernel-byte kernel 'vm_flip_byte kernel-*.efi 4096'
-vm_assert_has sdstub-kernel-byte "expected $(sha256sum "$VM_KERNEL" | cut -c1-64), got "
-refused sdstub-initrd-truncated initrd 'truncate -s -1 initrd-*.efi'
+# One changed byte in generation 4's kernel: refused, then systemd-boot on the same disk boots generation 1,
+# with PCR 11 as `lanzatool measure` predicts for it (vm_boot_refused_then_default).
+n=sdstub-kernel-byte
+rm -rf "$w/esp-$n" && cp -a "$w/esp" "$w/esp-$n"
+k4=$(cd "$w/esp-$n/EFI/nixos" && sha256sum kernel-* | awk -v h="$(sha256sum <"$w/kernel4" | cut -c1-64)" '$1 == h {print $2}')
+[[ -n $k4 ]] || vm_fail "$n" "generation 4's kernel is not on the ESP"
+vm_flip_byte "$w/esp-$n/EFI/nixos/$k4" 4096
+vm_make_disk "$w/esp-$n" "$w/disk.img"
+gen1=$(lzbt_entry "$w" 1)
+vm_boot_refused_then_default "$n" "$w/disk.img" "$(basename "$(lzbt_entry "$w" 4)")" "$(basename "$gen1")"
+sd_refused "$n" kernel
+vm_assert_has "$n" "expected $(sha256sum "$w/kernel4" | cut -c1-64), got "
+vm_assert_lacks "$n" 'lzbt.test=gen4'
+vm_assert_has "$n" '^LZBT CMDLINE .*lzbt.test=gen1( |$)'
+vm_assert_value "$n" PCR11 "$(measure "$gen1")"
+# A truncated initrd (the two generations share it): the default is refused and systemd-boot says so.
+n=sdstub-initrd-truncated
+vm_boot_tampered "$n" "$w" 'truncate -s -1 initrd-*.efi'
+vm_assert_lacks "$n" '^LZBT MARKER'
+sd_refused "$n" initrd
+vm_assert_has "$n" 'Failed to execute'
 
 # ---- ukify-built UKIs: patched and unpatched stub of the same version --------------------------------------
 ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB

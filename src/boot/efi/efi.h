@@ -228,7 +228,9 @@ typedef struct {
         void *CloseProtocol;
         void *OpenProtocolInformation;
         void *ProtocolsPerHandle;
-        void *LocateHandleBuffer;
+        EFI_STATUS(EFIAPI *LocateHandleBuffer)
+        (EFI_LOCATE_SEARCH_TYPE SearchType, const EFI_GUID *Protocol, void *SearchKey, UINTN *NoHandles,
+         EFI_HANDLE **Buffer);
         EFI_STATUS(EFIAPI *LocateProtocol)(const EFI_GUID *Protocol, void *Registration, void **Interface);
         EFI_STATUS(EFIAPI *InstallMultipleProtocolInterfaces)(EFI_HANDLE *Handle, ...);
         EFI_STATUS(EFIAPI *UninstallMultipleProtocolInterfaces)(EFI_HANDLE Handle, ...);

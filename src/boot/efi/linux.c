@@ -227,6 +227,7 @@ typedef struct {
         EFI_LOADED_IMAGE_PROTOCOL saved;
         EFI_DEVICE_PATH *file_path; /* pool memory: firmware frees FilePath when it unloads an image */
         EFI_HANDLE initrd_handle;
+        Devicetree *devicetree;
         KernelImage *kernel;
         EFI_STATUS(EFIAPI *original_exit)(EFI_HANDLE, EFI_STATUS, UINTN, CHAR16 *);
 } KernelRun;
@@ -246,7 +247,8 @@ static void boot_services_set_exit(EFI_STATUS(EFIAPI *exit)(EFI_HANDLE, EFI_STAT
 
 /* Everything back as it was before the kernel ran: the LoadedImage fields (the firmware owns the original
  * FilePath and frees it when the stub is unloaded), the initrd handle (its LoadFile2 code lives in the stub
- * image, which the firmware frees once we are gone), the kernel's memory and the Exit() hook. */
+ * image, which the firmware frees once we are gone), the devicetree table (the next entry must see the
+ * firmware's own), the kernel's memory and the Exit() hook. */
 static void kernel_run_undo(KernelRun *run)
 {
         if (run->original_exit)
@@ -257,6 +259,7 @@ static void kernel_run_undo(KernelRun *run)
         run->file_path = NULL;
         (void)initrd_unregister(run->initrd_handle);
         run->initrd_handle = NULL;
+        devicetree_restore(run->devicetree);
         kernel_image_free(run->kernel);
         current_run = NULL;
 }
@@ -335,13 +338,17 @@ static EFI_STATUS start_kernel(KernelRun *run, const CHAR16 *cmdline)
 }
 
 EFI_STATUS linux_exec(EFI_HANDLE parent_image, EFI_LOADED_IMAGE_PROTOCOL *stub_image, const CHAR16 *cmdline,
-                      const void *kernel, size_t kernel_size, const void *initrd, size_t initrd_size)
+                      const void *kernel, size_t kernel_size, const void *initrd, size_t initrd_size,
+                      Devicetree *devicetree)
 {
         KernelImage k = {};
-        KernelRun run = {.image_handle = parent_image, .stub_image = stub_image, .kernel = &k};
+        KernelRun run = {.image_handle = parent_image,
+                         .stub_image = stub_image,
+                         .devicetree = devicetree,
+                         .kernel = &k};
         EFI_STATUS err;
 
-        if (!parent_image || !stub_image || !kernel || !cmdline)
+        if (!parent_image || !stub_image || !kernel || !cmdline || !devicetree)
                 return EFI_INVALID_PARAMETER;
 
         err = kernel_image_load(kernel, kernel_size, &k);

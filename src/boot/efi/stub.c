@@ -314,8 +314,10 @@ static EFI_STATUS boot(EFI_HANDLE image_handle, EFI_LOADED_IMAGE_PROTOCOL *image
                 if (err != EFI_SUCCESS)
                         return err;
         }
+        /* linux_exec() puts the firmware's devicetree back when the kernel returns or calls Exit(); here
+         * only when the kernel never started. */
         err = linux_exec(image_handle, image, cmdline, kernel->data, kernel->size, initrd->data,
-                         initrd->size);
+                         initrd->size, &devicetree);
         devicetree_restore(&devicetree);
         return err;
 }
