@@ -6,6 +6,7 @@
 
 #include "lanzatool.h"
 #include "log.h"
+#include "pki.h"
 #include "targets.h"
 
 /* with_xbootldr: false for several ESPs, whose disks /boot cannot all be on. */
@@ -51,6 +52,22 @@ int targets_find(struct target **ret, size_t *ret_n)
         *ret = t;
         *ret_n = n;
         return 0;
+}
+
+int targets_find_certificate(struct target **ret, size_t *ret_n, X509 **ret_cert)
+{
+        int r = targets_find(ret, ret_n);
+
+        *ret_cert = NULL;
+        if (r < 0 || !arg.pki_bundle)
+                return r;
+        r = pki_load_certificate(arg.pki_bundle, ret_cert);
+        if (r < 0) {
+                targets_free(*ret, *ret_n);
+                *ret = NULL;
+                *ret_n = 0;
+        }
+        return r;
 }
 
 void targets_free(struct target *t, size_t n)

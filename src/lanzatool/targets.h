@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <openssl/x509.h>
 #include <stddef.h>
 
 #include "esp.h"
@@ -17,6 +18,9 @@ struct target {
 /* Every ESP given (--esp-path, repeatable), or the one found as bootctl finds it; each with its
  * XBOOTLDR partition (--boot-path, only with one ESP). Logs the failure. */
 int targets_find(struct target **ret, size_t *ret_n);
+/* The same, and the db certificate of --pki-bundle (NULL without one), which the verbs that read what
+ * is installed check signatures against. */
+int targets_find_certificate(struct target **ret, size_t *ret_n, X509 **ret_cert);
 void targets_free(struct target *t, size_t n);
 
 /* "ESP" or "ESP (XBOOTLDR X)", for messages. */

@@ -84,9 +84,7 @@ int verb_list(int argc, char *argv[])
         int r;
 
         (void)argc, (void)argv;
-        r = targets_find(&t, &n);
-        if (r >= 0 && arg.pki_bundle)
-                r = pki_load_certificate(arg.pki_bundle, &cert);
+        r = targets_find_certificate(&t, &n, &cert);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 struct inventory inv;
                 char name[2 * PATH_MAX + 16];

@@ -85,9 +85,7 @@ int verb_verify(int argc, char *argv[])
         (void)argc, (void)argv;
         if (!arg.pki_bundle)
                 return log_error("verify needs --pki-bundle=DIR"), 2;
-        r = targets_find(&t, &n);
-        if (r >= 0)
-                r = pki_load_certificate(arg.pki_bundle, &cert);
+        r = targets_find_certificate(&t, &n, &cert);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 bad += verify_target(&t[i], cert, &r);
         if (r >= 0)
