@@ -26,6 +26,9 @@ mk_generation 3 k3
 
 # --- Two ESPs: each complete and identical; list, verify, remove over both.
 mapfile -t g12 < <(gens 1 2)
+two --no-variables --dry-run install "${g12[@]}" >"$T/plan" || fail "dry run onto two ESPs"
+grep -q "^esp   $T/esp2$" "$T/plan" && [[ $(grep -c '^write EFI/Linux/' "$T/plan") == 6 && -z $(find "$T/esp" "$T/esp2" -mindepth 1) ]] ||
+	fail "dry run: $(cat "$T/plan"; ls -A "$T/esp" "$T/esp2")"
 two -q --no-variables --timeout=0 install "${g12[@]}" || fail "install onto two ESPs"
 check "$T/esp" || fail "first ESP"
 check "$T/esp2" || fail "second ESP"
