@@ -20,8 +20,16 @@
 #include "log.h"
 #include "util.h"
 
-/* [UEFI] 5.3.3 GPT Partition Entry: the partition type GUID of an EFI System Partition. */
-#define ESP_PARTITION_TYPE_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+/* The partition types lanzatool installs to, by GPT partition type GUID: [UEFI] 5.3.3 for the ESP, the
+ * Discoverable Partitions Specification for the Extended Boot Loader partition (what bootctl and
+ * systemd-boot look for on the ESP's disk). */
+static const struct {
+        const char *type_guid;
+        const char *name;
+} partition_kinds[] = {
+        [PARTITION_ESP] = {"C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "an EFI System Partition"},
+        [PARTITION_XBOOTLDR] = {"BC13C2FF-59E6-4262-A352-B275FD6F7172", "an Extended Boot Loader partition"},
+};
 
 /* The unit of esp.part_start and esp.part_size (what blkid and bootctl report, too). */
 #define ESP_SECTOR_SIZE 512u
@@ -241,20 +249,21 @@ static int to_512_byte_sectors(uint64_t sectors, unsigned long sector_size, uint
         return 0;
 }
 
-/* The facts of a used GPT partition of type ESP_PARTITION_TYPE_GUID. where names it in messages. */
+/* The facts of a used GPT partition of the type of esp->kind. where names it in messages. */
 static int esp_facts(struct fdisk_context *cxt, struct fdisk_partition *pa, const char *where,
                      enum esp_check check, struct esp *esp)
 {
+        const char *want = partition_kinds[esp->kind].type_guid;
         struct fdisk_parttype *type = fdisk_partition_get_type(pa);
         const char *type_guid = type ? fdisk_parttype_get_string(type) : NULL;
         const char *type_name = type ? fdisk_parttype_get_name(type) : NULL;
         const char *uuid = fdisk_partition_get_uuid(pa);
         uint64_t start, size;
 
-        if (!type_guid || strcasecmp(type_guid, ESP_PARTITION_TYPE_GUID) != 0)
-                return log_full_errno(mismatch_level(check), -EMEDIUMTYPE,
-                                      "%s is not an EFI System Partition (type %s%s%s)", where,
-                                      type_guid ?: "unknown", type_name ? ", " : "", type_name ?: "");
+        if (!type_guid || strcasecmp(type_guid, want) != 0)
+                return log_full_errno(mismatch_level(check), -EMEDIUMTYPE, "%s is not %s (type %s%s%s)",
+                                      where, partition_kinds[esp->kind].name, type_guid ?: "unknown",
+                                      type_name ? ", " : "", type_name ?: "");
         if (!guid_string_valid(uuid))
                 return log_full_errno(failure_level(check), -EBADMSG, "%s has no valid partition GUID",
                                       where);
@@ -277,7 +286,7 @@ static int probe_partition(const char *disk, uint32_t partno, const char *path, 
         _cleanup_(fdisk_unref_contextp) struct fdisk_context *cxt = fdisk_new_context();
         _cleanup_(fdisk_unref_partitionp) struct fdisk_partition *pa = NULL;
         char where[PATH_MAX + 64];
-        struct esp facts = {};
+        struct esp facts = {.kind = esp->kind};
         int r;
 
         if (!cxt)
@@ -314,12 +323,12 @@ int esp_probe_partition(const char *disk, uint32_t partno, struct esp *esp)
         return probe_partition(disk, partno, esp->path, ESP_CHECK_GIVEN, esp);
 }
 
-/* Every check: a mount point, the root of a FAT file system, on a GPT partition of the ESP type. */
-static int esp_check(const char *path, enum esp_check check, struct esp *ret)
+/* Every check: a mount point, the root of a FAT file system, on a GPT partition of the kind's type. */
+static int esp_check(const char *path, enum esp_check check, enum partition_kind kind, struct esp *ret)
 {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *disk = NULL;
-        struct esp esp = {.fd = -EBADF};
+        struct esp esp = {.fd = -EBADF, .kind = kind};
         struct stat st = {};
         uint32_t partno = 0;
         int r;
@@ -345,13 +354,15 @@ static int esp_check(const char *path, enum esp_check check, struct esp *ret)
                 return log_error_errno(-ENOMEM, "%s: out of memory", path);
         esp.fd = fd;
         fd = -EBADF;
+        esp.disk = TAKE_PTR(disk);
         *ret = esp;
-        log_debug("%s: ESP on partition %" PRIu32 " of %s, PARTUUID %s", path, partno, disk, esp.part_uuid);
+        log_debug("%s: %s on partition %" PRIu32 " of %s, PARTUUID %s", path,
+                  kind == PARTITION_ESP ? "ESP" : "XBOOTLDR", partno, esp.disk, esp.part_uuid);
         return 0;
 }
 
 /* LANZATOOL_RELAX_ESP_CHECKS=1 accepts any directory, without partition facts. */
-static int esp_open_plain(const char *path, enum log_level level, struct esp *ret)
+static int esp_open_plain(const char *path, enum log_level level, enum partition_kind kind, struct esp *ret)
 {
         _cleanup_close_ int fd = -EBADF;
         char *copy;
@@ -363,9 +374,10 @@ static int esp_open_plain(const char *path, enum log_level level, struct esp *re
         copy = strdup(path);
         if (!copy)
                 return log_error_errno(-ENOMEM, "%s: out of memory", path);
-        *ret = (struct esp){.path = copy, .fd = fd, .relaxed = true};
+        *ret = (struct esp){.path = copy, .fd = fd, .relaxed = true, .kind = kind};
         fd = -EBADF;
-        log_debug("%s: accepted as ESP (LANZATOOL_RELAX_ESP_CHECKS=1), its partition is unknown", path);
+        log_debug("%s: accepted as %s (LANZATOOL_RELAX_ESP_CHECKS=1), its partition is unknown", path,
+                  kind == PARTITION_ESP ? "ESP" : "XBOOTLDR");
         return 0;
 }
 
@@ -382,16 +394,17 @@ int esp_find(const char *path, struct esp *ret)
         int r;
 
         if (path && !relax)
-                return esp_check(path, ESP_CHECK_GIVEN, ret);
+                return esp_check(path, ESP_CHECK_GIVEN, PARTITION_ESP, ret);
         if (path)
-                return esp_check(path, ESP_CHECK_RELAXED, ret) >= 0
+                return esp_check(path, ESP_CHECK_RELAXED, PARTITION_ESP, ret) >= 0
                                ? 0
-                               : esp_open_plain(path, LOG_LEVEL_ERROR, ret);
+                               : esp_open_plain(path, LOG_LEVEL_ERROR, PARTITION_ESP, ret);
 
         /* A real ESP first, even when relaxed: /boot may exist on the root file system while the ESP is
          * mounted on /boot/efi. */
         for (size_t i = 0; i < ELEMENTSOF(esp_candidates); i++) {
-                r = esp_check(esp_candidates[i], relax ? ESP_CHECK_RELAXED : ESP_CHECK_SEARCHING, ret);
+                r = esp_check(esp_candidates[i], relax ? ESP_CHECK_RELAXED : ESP_CHECK_SEARCHING,
+                              PARTITION_ESP, ret);
                 if (r >= 0)
                         return 0;
                 if (!relax && !is_mismatch(r))
@@ -399,7 +412,7 @@ int esp_find(const char *path, struct esp *ret)
         }
         if (relax)
                 for (size_t i = 0; i < ELEMENTSOF(esp_candidates); i++)
-                        if (esp_open_plain(esp_candidates[i], LOG_LEVEL_DEBUG, ret) >= 0)
+                        if (esp_open_plain(esp_candidates[i], LOG_LEVEL_DEBUG, PARTITION_ESP, ret) >= 0)
                                 return 0;
 
         return log_error_errno(-ENOENT,
@@ -416,7 +429,53 @@ void esp_done(struct esp *esp)
                 return;
         free(esp->path);
         esp->path = NULL;
+        free(esp->disk);
+        esp->disk = NULL;
         if (esp->fd >= 0)
                 close(esp->fd);
         esp->fd = -EBADF;
+}
+
+static bool same_directory(int a, int b)
+{
+        struct stat x, y;
+
+        return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* bootctl's rules: the XBOOTLDR partition is --boot-path when given, else /boot when it is one; it
+ * must be on the ESP's disk (systemd-boot looks only there); the ESP itself is no XBOOTLDR. */
+int xbootldr_find(const char *path, const struct esp *esp, struct esp *ret)
+{
+        bool relax = relax_esp_checks();
+        struct esp x = {.fd = -EBADF};
+        int r;
+
+        *ret = (struct esp){.fd = -EBADF};
+        if (!path && relax)
+                return 0; /* relaxed: only what --boot-path names, never this host's /boot */
+        if (path && relax)
+                r = esp_check(path, ESP_CHECK_RELAXED, PARTITION_XBOOTLDR, &x) >= 0
+                            ? 0
+                            : esp_open_plain(path, LOG_LEVEL_ERROR, PARTITION_XBOOTLDR, &x);
+        else
+                r = esp_check(path ?: "/boot", path ? ESP_CHECK_GIVEN : ESP_CHECK_SEARCHING,
+                              PARTITION_XBOOTLDR, &x);
+        if (r < 0)
+                return !path && is_mismatch(r) ? 0 : r;
+        if (same_directory(x.fd, esp->fd)) {
+                log_debug("%s: the ESP itself, no separate XBOOTLDR partition", x.path);
+                esp_done(&x);
+                return 0;
+        }
+        if (x.disk && esp->disk && strcmp(x.disk, esp->disk) != 0) {
+                r = log_error_errno(-EXDEV,
+                                    "%s: XBOOTLDR partition on %s, but the ESP %s is on %s: systemd-boot "
+                                    "finds it only on the ESP's disk",
+                                    x.path, x.disk, esp->path, esp->disk);
+                esp_done(&x);
+                return r;
+        }
+        *ret = x;
+        return 0;
 }

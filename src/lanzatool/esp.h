@@ -4,11 +4,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The EFI System Partition lanzatool installs to. */
+enum partition_kind {
+        PARTITION_ESP,
+        PARTITION_XBOOTLDR, /* Extended Boot Loader partition */
+};
+
+/* The EFI System Partition lanzatool installs to, or an XBOOTLDR partition (kind). */
 struct esp {
+        enum partition_kind kind;
         char *path;           /* its mount point (a plain directory when relaxed) */
         int fd;               /* O_DIRECTORY|O_CLOEXEC descriptor of path */
         bool relaxed;         /* LANZATOOL_RELAX_ESP_CHECKS=1 and no partition found */
+        char *disk;           /* the disk device holding the partition, NULL when unknown */
         char part_uuid[37];   /* lowercase GPT partition GUID, "" when unknown */
         uint32_t part_number; /* 1-based, 0 when unknown */
         uint64_t part_start;  /* in 512-byte sectors */
@@ -26,3 +33,8 @@ void esp_done(struct esp *esp);
 /* Partition facts of partition number partno (1-based) on a disk or disk image, via libfdisk;
  * -EMEDIUMTYPE when it is not an ESP. Exposed for tests on GPT image files. */
 int esp_probe_partition(const char *disk, uint32_t partno, struct esp *esp);
+
+/* The Extended Boot Loader partition that goes with esp, as bootctl finds it: path (--boot-path) when
+ * given, else /boot when it is a mounted XBOOTLDR partition (never with LANZATOOL_RELAX_ESP_CHECKS=1,
+ * where path may be any directory). ret->path is NULL when there is none, or it is the ESP itself. */
+int xbootldr_find(const char *path, const struct esp *esp, struct esp *ret);

@@ -127,12 +127,12 @@ static int compare(const void *a, const void *b)
 }
 
 /* The entry systemd-boot boots next, as the one model of its choice has it. */
-static int mark_default(const char *esp, struct inventory *inv)
+static int mark_default(const char *boot, const char *esp, struct inventory *inv)
 {
         struct boot_menu menu;
         struct boot_choice_state state;
         ssize_t i;
-        int r = boot_menu_load(esp, &menu);
+        int r = boot_menu_load(boot, &menu);
 
         if (r < 0)
                 return r;
@@ -145,7 +145,7 @@ static int mark_default(const char *esp, struct inventory *inv)
         return 0;
 }
 
-int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
+int inventory_load(const char *esp, const char *loader_esp, X509 *cert, struct inventory *ret)
 {
         struct inventory inv = {};
         _cleanup_free_ char *booted = NULL;
@@ -178,7 +178,7 @@ int inventory_load(const char *esp, X509 *cert, struct inventory *ret)
         if (d)
                 closedir(d);
         qsort(inv.entries, inv.n_entries, sizeof(*inv.entries), compare);
-        r = mark_default(esp, &inv);
+        r = mark_default(esp, loader_esp ?: esp, &inv);
         if (r < 0) {
                 inventory_done(&inv);
                 return r;

@@ -26,5 +26,7 @@ struct inventory {
         size_t n_entries;
 };
 
-int inventory_load(const char *esp, X509 *cert, struct inventory *ret);
+/* esp: where the stubs and payloads are (the XBOOTLDR partition when there is one); loader_esp: where
+ * loader.conf is, NULL: esp. */
+int inventory_load(const char *esp, const char *loader_esp, X509 *cert, struct inventory *ret);
 void inventory_done(struct inventory *inv);

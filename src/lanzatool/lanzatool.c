@@ -50,7 +50,10 @@ static int help(void)
                "  -h --help                   Show this help\n"
                "     --version                Show the version\n"
                "     --esp-path=PATH          The ESP (default: the first of /efi, /boot, /boot/efi);\n"
-               "                              rotate-keys: repeatable, every ESP to re-sign\n"
+               "                              repeatable: install, list, verify, remove and\n"
+               "                              rotate-keys cover every ESP given\n"
+               "     --boot-path=PATH         The XBOOTLDR partition for stubs, kernels and initrds\n"
+               "                              (default: /boot when it is one; one ESP only)\n"
                "     --pki-bundle=DIR         Keys in sbctl's layout (keys/db/db.{key,pem}); a pkcs11: URI\n"
                "                              in keys/db/db.uri names a db key in a PKCS#11 token instead\n"
                "     --stub=PATH              The unsigned stub (default: $LANZABOOTE_STUB or\n"
@@ -189,6 +192,7 @@ static int parse_argv(int argc, char *argv[])
         enum {
                 ARG_VERSION = 0x100,
                 ARG_ESP_PATH,
+                ARG_BOOT_PATH,
                 ARG_PKI_BUNDLE,
                 ARG_STUB,
                 ARG_SYSTEMD_BOOT,
@@ -232,6 +236,7 @@ static int parse_argv(int argc, char *argv[])
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"esp-path", required_argument, NULL, ARG_ESP_PATH},
+                {"boot-path", required_argument, NULL, ARG_BOOT_PATH},
                 {"pki-bundle", required_argument, NULL, ARG_PKI_BUNDLE},
                 {"stub", required_argument, NULL, ARG_STUB},
                 {"systemd-boot", required_argument, NULL, ARG_SYSTEMD_BOOT},
@@ -297,6 +302,9 @@ static int parse_argv(int argc, char *argv[])
                         return version();
                 case ARG_ESP_PATH:
                         r = add_esp_path(optarg);
+                        break;
+                case ARG_BOOT_PATH:
+                        arg.boot_path = optarg;
                         break;
                 case ARG_PKI_BUNDLE:
                         arg.pki_bundle = optarg;
@@ -441,11 +449,11 @@ static const struct verb {
         int (*run)(int argc, char *argv[]);
         bool many_esps; /* takes --esp-path more than once */
 } verbs[] = {
-        {"install", 2, -1, verb_install, false},
-        {"list", 1, 1, verb_list, false},
-        {"verify", 1, 1, verb_verify, false},
+        {"install", 2, -1, verb_install, true},
+        {"list", 1, 1, verb_list, true},
+        {"verify", 1, 1, verb_verify, true},
         {"status", 1, 1, verb_status, false},
-        {"remove", 1, 1, verb_remove, false},
+        {"remove", 1, 1, verb_remove, true},
         {"sign", 2, 2, verb_sign, false},
         {"rotate-keys", 2, -1, verb_rotate_keys, true},
         {"measure", 1, 2, verb_measure, false},

@@ -20,6 +20,7 @@ struct arguments {
         const char *esp_path; /* the first --esp-path, NULL: found as bootctl does */
         const char *esp_paths[ESP_PATHS_MAX];
         size_t n_esp_paths;
+        const char *boot_path; /* --boot-path: the XBOOTLDR partition, NULL: /boot when it is one */
         const char *pki_bundle;
         const char *stub;
         const char *systemd_boot;

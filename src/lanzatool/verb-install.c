@@ -24,12 +24,15 @@
 #include "migrate.h"
 #include "pcrsig.h"
 #include "plan.h"
+#include "targets.h"
 #include "util.h"
 
 #define STUB_MAX_SIZE (16u << 20)
 
+/* The install on one target (targets.h); several targets are each planned and checked before any is
+ * written. */
 struct install {
-        struct esp esp;
+        const struct target *t;
         struct pki pki;
         const struct efi_arch *arch; /* of every generation given */
         char *stub_path;
@@ -49,6 +52,7 @@ struct install {
         char **keep_payloads;       /* payload names of the planned entries */
         char *previous_default;     /* what systemd-boot boots now */
         char *default_pattern;      /* loader.conf's default for --default-generation */
+        struct gc_plan space_gc;    /* what ensure_space() found must go first to make room */
         unsigned files_written;
 };
 
@@ -68,8 +72,8 @@ static void install_done(struct install *c)
         free(c->default_pattern);
         free(c->stub_path);
         free(c->stub);
+        gc_plan_done(&c->space_gc);
         pki_done(&c->pki);
-        esp_done(&c->esp);
 }
 
 static void progress(const char *what, const char *name)
@@ -218,7 +222,7 @@ static int build_plan(struct install *c)
                 .stub_size = c->stub_size,
                 .stub_path = c->stub_path,
                 .boot_counting = arg.boot_counting,
-                .esp_fd = c->esp.fd,
+                .esp_fd = c->t->boot->fd,
                 .pcr_signer = arg.pcr_private_key ? &signer : NULL,
         };
         char *message = NULL;
@@ -240,7 +244,7 @@ static int build_plan(struct install *c)
         if (r >= 0)
                 r = check_kernels(&c->plan);
         if (r >= 0)
-                r = plan_match_esp(&c->plan, c->esp.fd, arg.boot_counting);
+                r = plan_match_esp(&c->plan, c->t->boot->fd, arg.boot_counting);
         pcr_signer_done(&signer);
         return r;
 }
@@ -371,7 +375,7 @@ static int keep_chosen(struct install *c, const struct boot_menu *after, struct 
                 log_warning(
                         "%s/loader/entries/%s: systemd-boot boots this Type #1 entry next, not ours (its "
                         "sort key sorts first; --remove-type1-entries removes it)",
-                        c->esp.path, after->entries[i].file_name);
+                        c->t->boot->path, after->entries[i].file_name);
         return r;
 }
 
@@ -391,9 +395,9 @@ static int collect_keep(struct install *c)
                 r = strv_extend(&c->keep_payloads, c->plan.payloads[k].name);
         if (r < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
-        if ((r = boot_menu_load(c->esp.path, &menu)) < 0 ||
-            (r = migration_menu(&c->migration, c->esp.path, &menu, false)) < 0 ||
-            (r = boot_choice_state_load(c->esp.path, &state)) < 0)
+        if ((r = boot_menu_load(c->t->boot->path, &menu)) < 0 ||
+            (r = migration_menu(&c->migration, c->t->boot->path, &menu, false)) < 0 ||
+            (r = boot_choice_state_load(c->t->esp.path, &state)) < 0)
                 goto finish;
         if ((i = boot_choice_default(&menu, &state)) >= 0 &&
             !(c->previous_default = strdup(menu.entries[i].file_name)))
@@ -407,7 +411,7 @@ static int collect_keep(struct install *c)
         if (r >= 0)
                 r = menu_apply_plan(c, &menu);
         if (r >= 0)
-                r = migration_menu(&c->migration, c->esp.path, &menu, true);
+                r = migration_menu(&c->migration, c->t->boot->path, &menu, true);
         if (r >= 0)
                 r = keep_chosen(c, &menu, &state);
 finish:
@@ -421,39 +425,75 @@ static uint64_t round_up(uint64_t size, uint64_t block)
         return block ? (size + block - 1) / block * block : size;
 }
 
-static uint64_t bytes_needed(const struct install *c, uint64_t block)
+/* What the new files need on the boot partition (payloads and stubs: boot) or on the ESP (systemd-boot
+ * and the auto-enrollment keys: !boot), or both when they are one. */
+static uint64_t bytes_needed(const struct install *c, uint64_t block, bool boot, bool esp)
 {
         uint64_t need = 0;
 
-        for (size_t i = 0; i < c->plan.n_payloads; i++)
+        for (size_t i = 0; boot && i < c->plan.n_payloads; i++)
                 if (!c->plan.payloads[i].present)
                         need += round_up(c->plan.payloads[i].size, block);
-        for (size_t i = 0; i < c->plan.n_entries; i++)
+        for (size_t i = 0; boot && i < c->plan.n_entries; i++)
                 if (!c->plan.entries[i].present)
                         need += round_up(c->plan.entries[i].stub_size, block);
-        for (size_t i = 0; i < 2; i++)
+        for (size_t i = 0; esp && i < 2; i++)
                 if (c->sdboot.write[i])
                         need += round_up(c->sdboot.size, block);
-        need += enroll_esp_bytes(&c->auto_enroll) + enroll_esp_files(&c->auto_enroll) * block;
+        if (esp)
+                need += enroll_esp_bytes(&c->auto_enroll) + enroll_esp_files(&c->auto_enroll) * block;
         /* Directory entries and the loader.conf rewrite. */
         return need + 4 * block;
 }
 
-/* Checks free space before anything is written. When short, first deletes what no entry needs
- * (never the booted entry, nor the current default, nor anything they reference); when that is
- * not enough, fails with the ESP untouched. */
-static int ensure_space(struct install *c)
+static int free_space(const struct esp *p, uint64_t *ret_block, uint64_t *ret_avail)
 {
         struct statvfs sv;
-        struct gc_plan g;
-        uint64_t need, avail;
+
+        if (fstatvfs(p->fd, &sv) < 0)
+                return log_error_errno(-errno, "%s: %m", p->path);
+        *ret_block = sv.f_bsize;
+        *ret_avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+        return 0;
+}
+
+/* The ESP of a target with an XBOOTLDR partition holds only systemd-boot, loader.conf and the keys;
+ * nothing of ours there can be collected. */
+static int ensure_esp_space(const struct install *c)
+{
+        uint64_t block = 0, need, avail = 0;
+        int r = free_space(&c->t->esp, &block, &avail);
+
+        if (r < 0)
+                return r;
+        need = bytes_needed(c, block, false, true);
+        if (need <= avail)
+                return 0;
+        return log_error_errno(-ENOSPC,
+                               "%s: not enough space: systemd-boot and loader.conf need %llu KiB, %llu KiB "
+                               "are free; nothing was changed",
+                               c->t->esp.path, (unsigned long long)need / 1024,
+                               (unsigned long long)avail / 1024);
+}
+
+/* Checks free space before anything is written, on the boot partition and (when it is another one) on
+ * the ESP. When short on the boot partition, plans to delete first what no entry needs (never the
+ * booted entry, nor the current default, nor anything they reference: c->space_gc, run by
+ * install_write()); when that is not enough, fails with nothing changed. */
+static int ensure_space(struct install *c)
+{
+        const struct esp *boot = c->t->boot;
+        bool split = boot != &c->t->esp;
+        uint64_t block = 0, need, avail = 0;
         char **keep = NULL;
         int r;
 
-        if (fstatvfs(c->esp.fd, &sv) < 0)
-                return log_error_errno(-errno, "%s: %m", c->esp.path);
-        need = bytes_needed(c, sv.f_bsize);
-        avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+        if (split && (r = ensure_esp_space(c)) < 0)
+                return r;
+        r = free_space(boot, &block, &avail);
+        if (r < 0)
+                return r;
+        need = bytes_needed(c, block, true, !split);
         if (need <= avail)
                 return 0;
 
@@ -461,24 +501,20 @@ static int ensure_space(struct install *c)
         for (size_t i = 0; r >= 0 && c->keep[i]; i++)
                 r = strv_extend(&keep, c->keep[i]);
         if (r >= 0)
-                r = gc_plan(c->esp.path, keep, c->keep_payloads, &g);
+                r = gc_plan(boot->path, keep, c->keep_payloads, &c->space_gc);
         strv_free(keep);
         if (r < 0)
                 return r;
-        if (need > avail + g.bytes) {
-                gc_plan_done(&g);
+        if (need > avail + c->space_gc.bytes)
                 return log_error_errno(
                         -ENOSPC,
                         "%s: not enough space: the new files need %llu KiB, %llu KiB are free "
                         "and only %llu KiB could be freed; nothing was changed",
-                        c->esp.path, (unsigned long long)need / 1024, (unsigned long long)avail / 1024,
-                        (unsigned long long)g.bytes / 1024);
-        }
-        log_info("%s: short of space, removing %zu unused entries and %zu unused files first", c->esp.path,
-                 strv_length(g.stubs), strv_length(g.payloads));
-        r = arg.dry_run ? 0 : gc_run(c->esp.path, &g);
-        gc_plan_done(&g);
-        return r;
+                        boot->path, (unsigned long long)need / 1024, (unsigned long long)avail / 1024,
+                        (unsigned long long)c->space_gc.bytes / 1024);
+        log_info("%s: short of space, removing %zu unused entries and %zu unused files first", boot->path,
+                 strv_length(c->space_gc.stubs), strv_length(c->space_gc.payloads));
+        return 0;
 }
 
 static int open_dir(int esp_fd, const char *dir)
@@ -493,10 +529,11 @@ static int open_dir(int esp_fd, const char *dir)
 
 static int write_payloads(struct install *c)
 {
-        _cleanup_close_ int fd = open_dir(c->esp.fd, ESP_NIXOS_DIR);
+        const struct esp *boot = c->t->boot;
+        _cleanup_close_ int fd = open_dir(boot->fd, ESP_NIXOS_DIR);
 
         if (fd < 0)
-                return log_error_errno(fd, "%s/" ESP_NIXOS_DIR ": %s", c->esp.path, strerror(-fd));
+                return log_error_errno(fd, "%s/" ESP_NIXOS_DIR ": %s", boot->path, strerror(-fd));
         for (size_t i = 0; i < c->plan.n_payloads; i++) {
                 const struct payload *p = &c->plan.payloads[i];
                 int r;
@@ -508,7 +545,7 @@ static int write_payloads(struct install *c)
                 if (r == -ESTALE)
                         return log_error_errno(r, "%s: changed while installing", p->source);
                 if (r < 0)
-                        return log_error_errno(r, "%s/" ESP_NIXOS_DIR "/%s: cannot write: %s", c->esp.path,
+                        return log_error_errno(r, "%s/" ESP_NIXOS_DIR "/%s: cannot write: %s", boot->path,
                                                p->name, strerror(-r));
                 c->files_written++;
         }
@@ -532,11 +569,12 @@ static int write_order_compare(const void *a, const void *b)
  * there, so a power cut at any instant boots one of the two, never an entry in between. */
 static int write_stubs(struct install *c)
 {
-        _cleanup_close_ int fd = open_dir(c->esp.fd, ESP_LINUX_DIR);
+        const struct esp *boot = c->t->boot;
+        _cleanup_close_ int fd = open_dir(boot->fd, ESP_LINUX_DIR);
         _cleanup_free_ const struct entry **order = NULL;
 
         if (fd < 0)
-                return log_error_errno(fd, "%s/" ESP_LINUX_DIR ": %s", c->esp.path, strerror(-fd));
+                return log_error_errno(fd, "%s/" ESP_LINUX_DIR ": %s", boot->path, strerror(-fd));
         order = calloc(c->plan.n_entries ?: 1, sizeof(*order));
         if (!order)
                 return log_error_errno(-ENOMEM, "out of memory");
@@ -555,15 +593,17 @@ static int write_stubs(struct install *c)
                 if (r >= 0 && e->replaces)
                         r = unlink_at(fd, e->replaces);
                 if (r < 0)
-                        return log_error_errno(r, "%s/" ESP_LINUX_DIR "/%s: cannot write: %s", c->esp.path,
+                        return log_error_errno(r, "%s/" ESP_LINUX_DIR "/%s: cannot write: %s", boot->path,
                                                e->file_name, strerror(-r));
                 c->files_written++;
         }
         return 0;
 }
 
-static void print_plan(const struct install *c)
+static void print_plan(const struct install *c, bool several)
 {
+        if (several || c->t->boot != &c->t->esp)
+                printf("esp   %s\nboot  %s\n", c->t->esp.path, c->t->boot->path);
         for (size_t i = 0; i < c->plan.n_payloads; i++)
                 printf("%s " ESP_NIXOS_DIR "/%s\n", c->plan.payloads[i].present ? "keep " : "write",
                        c->plan.payloads[i].name);
@@ -579,7 +619,7 @@ static void print_plan(const struct install *c)
 static int collect_garbage(struct install *c)
 {
         struct gc_plan g;
-        int r = gc_plan(c->esp.path, c->keep, c->keep_payloads, &g);
+        int r = gc_plan(c->t->boot->path, c->keep, c->keep_payloads, &g);
 
         if (r < 0)
                 return r;
@@ -589,7 +629,7 @@ static int collect_garbage(struct install *c)
                 for (size_t i = 0; g.payloads && g.payloads[i]; i++)
                         printf("remove " ESP_NIXOS_DIR "/%s\n", g.payloads[i]);
         } else
-                r = gc_run(c->esp.path, &g);
+                r = gc_run(c->t->boot->path, &g);
         gc_plan_done(&g);
         return r;
 }
@@ -600,10 +640,10 @@ static void ensure_boot_entry(const struct install *c)
 
         if (arg.no_variables || arg.dry_run || !efivarfs_path())
                 return;
-        r = efi_boot_entry_ensure(&c->esp, c->arch->systemd_boot_efi_path, "Linux Boot Manager",
+        r = efi_boot_entry_ensure(&c->t->esp, c->arch->systemd_boot_efi_path, "Linux Boot Manager",
                                   arg.boot_order_first);
         if (r == -EOPNOTSUPP)
-                log_info("%s: no partition information, not creating a firmware boot entry", c->esp.path);
+                log_info("%s: no partition information, not creating a firmware boot entry", c->t->esp.path);
         else if (r < 0)
                 log_warning("cannot create the firmware boot entry: %s", strerror(-r));
 }
@@ -654,17 +694,15 @@ static int load_stub(struct install *c)
         return 0;
 }
 
-static int install_run(struct install *c, int argc, char *argv[])
+/* Everything but writing: inputs, plan, checks (keys, space, the bricking guard). Changes nothing. */
+static int install_prepare(struct install *c, const struct target *t, int argc, char *argv[])
 {
         int r;
 
-        if (!arg.pki_bundle)
-                return log_error_errno(-EINVAL, "install needs --pki-bundle=DIR");
+        c->t = t;
         r = pki_load(arg.pki_bundle, &c->pki);
         if (r >= 0)
                 r = check_firmware_trust(c);
-        if (r >= 0)
-                r = esp_find(arg.esp_path, &c->esp);
         if (r >= 0)
                 r = load_generations(c, argc, argv);
         if (r >= 0 && c->n_generations == 0)
@@ -682,69 +720,157 @@ static int install_run(struct install *c, int argc, char *argv[])
         if (r >= 0)
                 r = set_default_pattern(c);
         if (r >= 0)
-                r = systemd_boot_plan(c->esp.path, c->arch, arg.systemd_boot, &c->pki, &arg.loader,
+                r = systemd_boot_plan(t->esp.path, c->arch, arg.systemd_boot, &c->pki, &arg.loader,
                                       &c->sdboot);
         /* Includes the bricking guard: before anything is written. */
         if (r >= 0 && arg.loader.auto_enroll)
-                r = enroll_esp_plan(c->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);
+                r = enroll_esp_plan(t->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);
         if (r >= 0)
-                r = migration_plan(c->esp.fd, c->esp.path, c->arch, c->stub, c->stub_size,
+                r = migration_plan(c->t->boot->fd, c->t->boot->path, c->arch, c->stub, c->stub_size,
                                    c->pki.db.certificate, arg.remove_type1, &c->migration);
         if (r >= 0)
                 r = collect_keep(c);
         if (r >= 0)
                 r = ensure_space(c);
-        if (r < 0)
-                return r;
-        migration_report(&c->migration, c->esp.path, arg.dry_run);
-        if (arg.dry_run) {
-                print_plan(c);
-                r = leftovers_handle(c->esp.fd, c->esp.path, true);
-                if (r >= 0)
-                        r = collect_garbage(c);
-                if (r >= 0)
-                        migration_print(&c->migration);
-                return r;
-        }
+        if (r >= 0)
+                migration_report(&c->migration, c->t->boot->path, arg.dry_run);
+        return r;
+}
 
+static int dry_run(struct install *c, bool several)
+{
+        int r;
+
+        print_plan(c, several);
+        r = leftovers_handle(c->t->boot->fd, c->t->boot->path, true);
+        if (r >= 0)
+                r = collect_garbage(c);
+        if (r >= 0)
+                migration_print(&c->migration);
+        return r;
+}
+
+/* Makes the boot partition's and the ESP's writes durable, then deals with temporaries there. */
+static int flush_and_leftovers(const struct install *c)
+{
+        const struct esp *parts[] = {c->t->boot, &c->t->esp};
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++) {
+                if (i > 0 && parts[i] == parts[0])
+                        break;
+                if ((r = flush_fs(parts[i]->fd)) < 0)
+                        log_error("%s: sync failed: %s", parts[i]->path, strerror(-r));
+                else
+                        r = leftovers_handle(parts[i]->fd, parts[i]->path, false);
+        }
+        return r;
+}
+
+static int install_write(struct install *c)
+{
+        int r = 0;
+
+        if (c->space_gc.stubs || c->space_gc.payloads)
+                r = gc_run(c->t->boot->path, &c->space_gc);
         /* The order keeps every entry bootable at every instant: payloads, then the stubs that
          * point at them, then the boot loader, then a device flush, and only then removal. Each
          * file is written by the protocol in fs-util.c (commit_tmp_at), which is what makes this
-         * hold after a power loss on FAT too; directories are made durable as they are created. */
-        r = write_payloads(c);
+         * hold after a power loss on FAT too; directories are made durable as they are created.
+         * With an XBOOTLDR partition, payloads and stubs go there, the rest on the ESP. */
+        if (r >= 0)
+                r = write_payloads(c);
         if (r >= 0)
                 r = write_stubs(c);
         /* The keys before the loader.conf that tells systemd-boot to enroll them. */
         if (r >= 0)
-                r = enroll_esp_write(c->esp.fd, c->esp.path, &c->auto_enroll);
+                r = enroll_esp_write(c->t->esp.fd, c->t->esp.path, &c->auto_enroll);
         if (r >= 0)
-                r = systemd_boot_install(c->esp.fd, &c->sdboot);
+                r = systemd_boot_install(c->t->esp.fd, &c->sdboot);
         progress_end();
-        if (r >= 0 && (r = flush_fs(c->esp.fd)) < 0)
-                log_error("%s: sync failed: %s", c->esp.path, strerror(-r));
         if (r >= 0)
-                r = leftovers_handle(c->esp.fd, c->esp.path, false);
+                r = flush_and_leftovers(c);
         if (r >= 0)
                 r = collect_garbage(c);
         /* Plain systemd-boot's entries, only now that ours and loader.conf are durable. */
         if (r >= 0)
-                r = migration_remove(c->esp.fd, c->esp.path, &c->migration);
+                r = migration_remove(c->t->boot->fd, c->t->boot->path, &c->migration);
         if (r < 0)
                 return r;
         c->files_written += c->sdboot.write[0] + c->sdboot.write[1] + c->sdboot.write_loader_conf +
                             enroll_esp_files(&c->auto_enroll);
-        ensure_boot_entry(c);
-        log_info("%s: %zu entries installed, %u files written", c->esp.path, c->plan.n_entries,
+        log_info("%s: %zu entries installed, %u files written", c->t->boot->path, c->plan.n_entries,
                  c->files_written);
+        return 0;
+}
+
+/* names of targets [from, to), comma-separated, for the message after a failure. */
+static void list_targets(const struct target *t, size_t from, size_t to, char *buf, size_t size)
+{
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (size_t i = from; i < to && used < size; i++) {
+                char name[2 * PATH_MAX + 16];
+                int n = snprintf(buf + used, size - used, "%s%s", i > from ? ", " : "",
+                                 target_name(&t[i], name, sizeof(name)));
+                used += n > 0 ? (size_t)n : 0;
+        }
+        if (!buf[0])
+                snprintf(buf, size, "none");
+}
+
+/* Several ESPs: all planned and checked first, so a failing check changes none. A write that fails on
+ * one leaves the ones done complete and that one consistent (the install invariant), and says which. */
+static int install_all(struct install *cs, const struct target *t, size_t n, int argc, char *argv[])
+{
+        char name[2 * PATH_MAX + 16], done[4096], rest[4096];
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                r = install_prepare(&cs[i], &t[i], argc, argv);
+                if (r < 0) {
+                        if (n > 1)
+                                log_error("%s: cannot install there; no ESP was changed",
+                                          target_name(&t[i], name, sizeof(name)));
+                        return r;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = arg.dry_run ? dry_run(&cs[i], n > 1) : install_write(&cs[i]);
+                if (r >= 0)
+                        continue;
+                if (n > 1) {
+                        list_targets(t, 0, i, done, sizeof(done));
+                        list_targets(t, i + 1, n, rest, sizeof(rest));
+                        log_error("%s: install failed there (its previous entries still boot); installed "
+                                  "completely: %s; not changed: %s",
+                                  target_name(&t[i], name, sizeof(name)), done, rest);
+                }
+                return r;
+        }
+        if (!arg.dry_run)
+                ensure_boot_entry(&cs[0]);
         return 0;
 }
 
 int verb_install(int argc, char *argv[])
 {
-        struct install c = {.esp.fd = -1};
-        int r = install_run(&c, argc - 1, argv + 1);
+        _cleanup_free_ struct install *cs = NULL;
+        struct target *t = NULL;
+        size_t n = 0;
+        int r;
 
+        if (!arg.pki_bundle)
+                return log_error("install needs --pki-bundle=DIR"), 1;
+        r = targets_find(&t, &n);
+        if (r >= 0 && !(cs = calloc(n, sizeof(*cs))))
+                r = log_error_errno(-ENOMEM, "out of memory");
+        if (r >= 0)
+                r = install_all(cs, t, n, argc - 1, argv + 1);
         progress_end();
-        install_done(&c);
+        for (size_t i = 0; cs && i < n; i++)
+                install_done(&cs[i]);
+        targets_free(t, n);
         return r < 0 ? 1 : 0;
 }

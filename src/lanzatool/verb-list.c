@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "targets.h"
 #include "util.h"
 
 static void kernel_version(const char *kernel, char *buf, size_t size)
@@ -76,18 +78,23 @@ static void print_table(const struct inventory *inv)
 
 int verb_list(int argc, char *argv[])
 {
-        struct esp esp = {.fd = -1};
-        struct inventory inv;
+        struct target *t = NULL;
+        size_t n = 0;
         X509 *cert = NULL;
         int r;
 
         (void)argc, (void)argv;
-        r = esp_find(arg.esp_path, &esp);
-        if (r >= 0 && arg.pki_bundle)
-                r = pki_load_certificate(arg.pki_bundle, &cert);
-        if (r >= 0)
-                r = inventory_load(esp.path, cert, &inv);
-        if (r >= 0) {
+        r = targets_find_certificate(&t, &n, &cert);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                struct inventory inv;
+                char name[2 * PATH_MAX + 16];
+
+                r = inventory_load(t[i].boot->path, t[i].esp.path, cert, &inv);
+                if (r < 0)
+                        break;
+                /* Several ESPs (or an XBOOTLDR partition): a heading names where the entries are. */
+                if (arg.json == JSON_OFF && (n > 1 || t[i].xbootldr.path))
+                        printf("%s%s:\n", i > 0 ? "\n" : "", target_name(&t[i], name, sizeof(name)));
                 if (arg.json != JSON_OFF)
                         print_json(&inv);
                 else
@@ -95,6 +102,6 @@ int verb_list(int argc, char *argv[])
                 inventory_done(&inv);
         }
         X509_free(cert);
-        esp_done(&esp);
+        targets_free(t, n);
         return r < 0 ? 1 : 0;
 }

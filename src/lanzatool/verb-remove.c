@@ -14,6 +14,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "targets.h"
 #include "util.h"
 
 /* Our loader.conf comes with the auto-enrollment payloads it names (install --auto-enroll). */
@@ -57,34 +58,42 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
         return unlink_at(esp->fd, path);
 }
 
+/* Entries and payloads from the boot partition (the XBOOTLDR partition when there is one), then
+ * systemd-boot and loader.conf from the ESP. */
+static int remove_target(const struct target *t, X509 *cert)
+{
+        struct gc_plan g = {};
+        int r = gc_plan(t->boot->path, NULL, NULL, &g);
+
+        if (r >= 0 && !arg.dry_run)
+                r = gc_run(t->boot->path, &g);
+        /* systemd-boot of every architecture: the ESP may have been installed for either. */
+        for (size_t i = 0; r >= 0 && !arg.dry_run && i < efi_arches_count; i++) {
+                r = remove_if_ours(&t->esp, efi_arches[i].systemd_boot_path, cert);
+                if (r >= 0)
+                        r = remove_if_ours(&t->esp, efi_arches[i].removable_path, cert);
+        }
+        if (r >= 0 && !arg.dry_run)
+                r = remove_if_ours(&t->esp, LOADER_CONF_PATH, cert);
+        if (r >= 0)
+                log_info("%s: removed %zu entries and %zu files", t->boot->path, strv_length(g.stubs),
+                         strv_length(g.payloads));
+        gc_plan_done(&g);
+        return r;
+}
+
 int verb_remove(int argc, char *argv[])
 {
-        struct esp esp = {.fd = -1};
-        struct gc_plan g = {};
+        struct target *t = NULL;
+        size_t n = 0;
         X509 *cert = NULL;
         int r;
 
         (void)argc, (void)argv;
-        r = esp_find(arg.esp_path, &esp);
-        if (r >= 0 && arg.pki_bundle)
-                r = pki_load_certificate(arg.pki_bundle, &cert);
-        if (r >= 0)
-                r = gc_plan(esp.path, NULL, NULL, &g);
-        if (r >= 0 && !arg.dry_run)
-                r = gc_run(esp.path, &g);
-        /* systemd-boot of every architecture: the ESP may have been installed for either. */
-        for (size_t i = 0; r >= 0 && !arg.dry_run && i < efi_arches_count; i++) {
-                r = remove_if_ours(&esp, efi_arches[i].systemd_boot_path, cert);
-                if (r >= 0)
-                        r = remove_if_ours(&esp, efi_arches[i].removable_path, cert);
-        }
-        if (r >= 0 && !arg.dry_run)
-                r = remove_if_ours(&esp, LOADER_CONF_PATH, cert);
-        if (r >= 0)
-                log_info("%s: removed %zu entries and %zu files", esp.path, strv_length(g.stubs),
-                         strv_length(g.payloads));
-        gc_plan_done(&g);
+        r = targets_find_certificate(&t, &n, &cert);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = remove_target(&t[i], cert);
         X509_free(cert);
-        esp_done(&esp);
+        targets_free(t, n);
         return r < 0 ? 1 : 0;
 }

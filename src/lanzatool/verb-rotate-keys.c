@@ -62,6 +62,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "plan.h"
+#include "targets.h"
 #include "util.h"
 
 #define ROTATION_DIR       "rotate-keys"                 /* in the PKI bundle: the rotation in progress */
@@ -516,24 +517,19 @@ static const struct rotated *rotated_db(const struct rotation *r)
         return NULL; /* choose_keys() always adds db */
 }
 
-static int resign_leftovers(const struct rotation *r)
+/* One partition of a target: the ESP, or its XBOOTLDR partition with the stubs. */
+static int resign_partition(const struct rotation *r, const struct esp *p)
 {
         const struct rotated *db = rotated_db(r);
-        struct esp esp = {.fd = -1};
         unsigned count = 0;
-        int rc;
+        int rc = resign_tree(p->fd, p->path, "", 0, db->old, &r->keys.signer[SECURE_BOOT_DB], &count);
 
-        rc = esp_find(arg.esp_path, &esp);
-        if (rc < 0)
-                return rc;
-        rc = resign_tree(esp.fd, esp.path, "", 0, db->old, &r->keys.signer[SECURE_BOOT_DB], &count);
-        if (rc >= 0 && count > 0 && (rc = flush_fs(esp.fd)) < 0)
-                log_error("%s: sync failed: %s", esp.path, strerror(-rc));
+        if (rc >= 0 && count > 0 && (rc = flush_fs(p->fd)) < 0)
+                log_error("%s: sync failed: %s", p->path, strerror(-rc));
         if (rc >= 0)
                 log_info("%s: nothing on it needs the old db key any more (%u files re-signed after the "
                          "install)",
-                         esp.path, count);
-        esp_done(&esp);
+                         p->path, count);
         return rc;
 }
 
@@ -663,24 +659,27 @@ static int reload_keys(struct rotation *r)
         return keys_load_some(r->bundle, signing_keys() | KEY_BIT(SECURE_BOOT_DB), &r->keys);
 }
 
-/* Step 4 on every ESP given (--esp-path, repeatable; one found as install finds it otherwise), all before
- * step 5 retires the old key: an ESP left out would stop booting then. */
+/* Step 4 on every ESP given (--esp-path, repeatable; one found as install finds it otherwise) and its
+ * XBOOTLDR partition, all before step 5 retires the old key: a partition left out would stop booting
+ * then. One install covers them all (planned and checked for every ESP before any is written). */
 static int resign_every_esp(const struct rotation *r, int argc, char *argv[])
 {
-        size_t n = arg.n_esp_paths ?: 1;
-        int rc = 0;
+        struct target *t = NULL;
+        size_t n = 0;
+        int rc;
 
+        if (verb_install(argc, argv) != 0)
+                return log_error_errno(-EIO,
+                                       "install failed; the new keys are in %s and db trusts both "
+                                       "the old and the new one; run rotate-keys again to finish",
+                                       r->bundle);
+        rc = targets_find(&t, &n);
         for (size_t i = 0; rc >= 0 && i < n; i++) {
-                arg.esp_path = arg.n_esp_paths ? arg.esp_paths[i] : NULL;
-                if (verb_install(argc, argv) != 0)
-                        return log_error_errno(
-                                -EIO,
-                                "%s: install failed; the new keys are in %s and db trusts both "
-                                "the old and the new one; run rotate-keys again to finish",
-                                arg.esp_path ?: "the ESP", r->bundle);
-                rc = resign_leftovers(r);
+                rc = resign_partition(r, &t[i].esp);
+                if (rc >= 0 && t[i].xbootldr.path)
+                        rc = resign_partition(r, &t[i].xbootldr);
         }
-        arg.esp_path = arg.n_esp_paths ? arg.esp_paths[0] : NULL;
+        targets_free(t, n);
         return rc;
 }
 

@@ -21,6 +21,7 @@ struct status {
         int secure_boot, setup_mode; /* 1, 0, or negative when unknown */
         bool tpm, measured_uki;
         struct esp esp;
+        struct esp xbootldr; /* path NULL: none */
         bool esp_found;
         char *pki_subject;
         int db_trusted;   /* firmware_trusts_certificate(), -ENOENT without a bundle */
@@ -38,6 +39,7 @@ static void status_done(struct status *s)
         free(s->loader_part_uuid);
         free(s->pki_subject);
         free(s->db_summary);
+        esp_done(&s->xbootldr);
         esp_done(&s->esp);
 }
 
@@ -57,13 +59,14 @@ static void gather(struct status *s, struct inventory *inv)
         s->secure_boot = efi_secure_boot();
         s->setup_mode = efi_setup_mode();
         s->tpm = access("/sys/class/tpm/tpm0", F_OK) == 0;
-        s->esp_found = esp_find(arg.esp_path, &s->esp) >= 0;
+        s->esp_found = esp_find(arg.esp_path, &s->esp) >= 0 &&
+                       xbootldr_find(arg.boot_path, &s->esp, &s->xbootldr) >= 0;
         s->db_trusted = -ENOENT;
         if (arg.pki_bundle && pki_load_certificate(arg.pki_bundle, &cert) >= 0) {
                 s->pki_subject = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
                 s->db_trusted = firmware_trusts_certificate(cert, &s->db_summary);
         }
-        if (s->esp_found && inventory_load(s->esp.path, cert, inv) >= 0) {
+        if (s->esp_found && inventory_load(s->xbootldr.path ?: s->esp.path, s->esp.path, cert, inv) >= 0) {
                 s->n_entries = inv->n_entries;
                 for (size_t i = 0; i < inv->n_entries; i++) {
                         s->n_problems += inv->entries[i].problem != NULL;
@@ -104,6 +107,9 @@ static void print_text(const struct status *s)
                                               : ", does NOT match LoaderDevicePartUUID");
         else
                 printf("        ESP: not found\n");
+        if (s->xbootldr.path)
+                printf("   XBOOTLDR: %s (PARTUUID %s)\n", s->xbootldr.path,
+                       s->xbootldr.part_uuid[0] ? s->xbootldr.part_uuid : "unknown");
         printf(" PKI bundle: %s%s%s%s\n", arg.pki_bundle ?: "-", s->pki_subject ? " (db " : "",
                s->pki_subject ?: "", s->pki_subject ? ")" : "");
         if (s->db_trusted == 0)
@@ -142,6 +148,7 @@ static void print_json(const struct status *s)
         json_object_object_add(o, "espPath", str_or_null(s->esp_found ? s->esp.path : NULL));
         json_object_object_add(o, "espPartUuid",
                                str_or_null(s->esp_found && s->esp.part_uuid[0] ? s->esp.part_uuid : NULL));
+        json_object_object_add(o, "xbootldrPath", str_or_null(s->xbootldr.path));
         json_object_object_add(o, "loaderDevicePartUuid", str_or_null(s->loader_part_uuid));
         json_object_object_add(o, "espMatchesLoader",
                                s->loader_part_uuid ? json_object_new_boolean(part_uuid_matches(s)) : NULL);

@@ -12,6 +12,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "targets.h"
 #include "util.h"
 
 /* systemd-boot's copies, of whichever architecture, when present, must carry our signature. */
@@ -50,10 +51,33 @@ static unsigned verify_firmware_trust(X509 *cert)
         return 1;
 }
 
+/* The entries (stubs and their payloads, on the XBOOTLDR partition when there is one) and systemd-boot
+ * (on the ESP) of one target. */
+static unsigned verify_target(const struct target *t, X509 *cert, int *r)
+{
+        struct inventory inv = {};
+        unsigned bad = 0;
+
+        *r = inventory_load(t->boot->path, t->esp.path, cert, &inv);
+        if (*r < 0)
+                return 0;
+        for (size_t i = 0; i < inv.n_entries; i++) {
+                const struct inventory_entry *e = &inv.entries[i];
+                if (e->problem) {
+                        log_error("%s/EFI/Linux/%s: %s", t->boot->path, e->name, e->problem);
+                        bad++;
+                }
+        }
+        bad += verify_boot_loader(t->esp.path, cert);
+        log_info("%s: %zu entries checked, %u problems", t->boot->path, inv.n_entries, bad);
+        inventory_done(&inv);
+        return bad;
+}
+
 int verb_verify(int argc, char *argv[])
 {
-        struct esp esp = {.fd = -1};
-        struct inventory inv = {};
+        struct target *t = NULL;
+        size_t n = 0;
         unsigned bad = 0;
         X509 *cert = NULL;
         int r;
@@ -61,25 +85,12 @@ int verb_verify(int argc, char *argv[])
         (void)argc, (void)argv;
         if (!arg.pki_bundle)
                 return log_error("verify needs --pki-bundle=DIR"), 2;
-        r = esp_find(arg.esp_path, &esp);
+        r = targets_find_certificate(&t, &n, &cert);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                bad += verify_target(&t[i], cert, &r);
         if (r >= 0)
-                r = pki_load_certificate(arg.pki_bundle, &cert);
-        if (r >= 0)
-                r = inventory_load(esp.path, cert, &inv);
-        if (r >= 0) {
-                for (size_t i = 0; i < inv.n_entries; i++) {
-                        const struct inventory_entry *e = &inv.entries[i];
-                        if (e->problem) {
-                                log_error("%s/EFI/Linux/%s: %s", esp.path, e->name, e->problem);
-                                bad++;
-                        }
-                }
-                bad += verify_boot_loader(esp.path, cert);
                 bad += verify_firmware_trust(cert);
-                log_info("%s: %zu entries checked, %u problems", esp.path, inv.n_entries, bad);
-        }
-        inventory_done(&inv);
         X509_free(cert);
-        esp_done(&esp);
+        targets_free(t, n);
         return r < 0 || bad > 0 ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Install invariant checker, independent of lanzatool: reads the stubs with pefile, signatures with sbverify.
 
-check-esp.py [--db PEM] [--unsigned-loader FILE] [--keys DIR] [--sig-cache FILE] ESP [PREVIOUS_DEFAULT...]
+check-esp.py [--db PEM] [--unsigned-loader FILE] [--keys DIR] [--sig-cache FILE] [--boot XBOOTLDR] ESP [PREVIOUS_DEFAULT...]
 check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key material, of each DIR)
 
 - Every EFI/Linux/nixos-*.efi is a PE image whose .linux (and .initrd, if it has one) names a file in
@@ -15,6 +15,9 @@ check-esp.py --keys-only [--keys DIR] DIR...   (only the scan for private key ma
 - Every Type #1 entry loader/entries/*.conf names (linux, initrd, efi, devicetree) files that exist.
 - loader/loader.conf parses as systemd-boot reads it (known keys, one per line) and has a default that
   matches an entry (in EFI/Linux or loader/entries).
+- With --boot (an Extended Boot Loader partition): the stubs and their payloads are checked there, since a
+  stub reads its kernel and initrd from its own volume; systemd-boot and loader.conf on the ESP; the ESP
+  holds no stub (EFI/Linux/nixos-*) and no EFI/nixos of ours.
 - Each PREVIOUS_DEFAULT (a file name in EFI/Linux, or a .conf in loader/entries) exists, is not empty and
   is sound.
 - No file holds private key material: no PEM private key, no DER PKCS#8 private key, and with --keys, none
@@ -192,6 +195,7 @@ def main():
     ap.add_argument("--keys", help="directory whose *.key files must not leak onto the ESP")
     ap.add_argument("--sig-cache", help="file remembering which file and certificate contents sbverify accepted")
     ap.add_argument("--keys-only", action="store_true", help="only scan the directories for private keys")
+    ap.add_argument("--boot", help="the XBOOTLDR partition holding the stubs and payloads (default: the ESP)")
     ap.add_argument("esp")
     ap.add_argument("previous", nargs="*")
     args = ap.parse_intermixed_args()
@@ -202,10 +206,18 @@ def main():
             print(p, file=sys.stderr)
         sys.exit(1 if problems else 0)
     esp = args.esp
-    linux = os.path.join(esp, "EFI", "Linux")
+    boot = args.boot or esp
+    linux = os.path.join(boot, "EFI", "Linux")
     names = sorted(n for n in os.listdir(linux) if n.startswith("nixos-")) if os.path.isdir(linux) else []
     empty = {n for n in names if os.path.getsize(os.path.join(linux, n)) == 0}
-    problems = [p for n in names if n not in empty for p in check_stub(esp, n)]
+    problems = [p for n in names if n not in empty for p in check_stub(boot, n)]
+    if args.boot:
+        esp_linux = os.path.join(esp, "EFI", "Linux")
+        if os.path.isdir(esp_linux):
+            problems += [f"{esp_linux}/{n}: a stub on the ESP, but the entries are on {boot}"
+                         for n in os.listdir(esp_linux) if n.startswith("nixos-")]
+        if os.path.exists(os.path.join(esp, "EFI", "nixos")):
+            problems.append(f"{esp}/EFI/nixos: payloads on the ESP, but the entries are on {boot}")
     entries = os.path.join(esp, "loader", "entries")
     type1 = sorted(n for n in os.listdir(entries) if n.lower().endswith(".conf")) if os.path.isdir(entries) else []
     problems += [p for n in type1 for p in check_type1(esp, n)]
@@ -232,7 +244,8 @@ def main():
             with open(args.sig_cache, "w") as f:
                 f.write("\n".join(sorted(verified)))
     problems += check_loader_conf(esp, (os.listdir(linux) if os.path.isdir(linux) else []) + type1)
-    problems += scan_keys(esp, secret_primes(args.keys) if args.keys else [])
+    primes = secret_primes(args.keys) if args.keys else []
+    problems += [p for d in sorted({esp, boot}) for p in scan_keys(d, primes)]
     for p in problems:
         print(p, file=sys.stderr)
     sys.exit(1 if problems else 0)

@@ -71,10 +71,10 @@ rm -rf "$T/pki/rotate-keys"
 set_var db "$DB" "$T/other-db.esl" "$T/db.esl"
 
 # Every ESP is re-signed, so rotate-keys takes --esp-path more than once; the verbs that work on one ESP
-# refuse that.
+# (status) refuse that.
 rc=0
-"$LANZATOOL" --esp-path="$T/esp" --esp-path="$T/esp2" --pki-bundle="$T/pki" list 2>"$T/err" || rc=$?
-[[ $rc == 2 ]] && grep -q 'list: takes one --esp-path' "$T/err" || fail "list with two ESPs: exit $rc: $(cat "$T/err")"
+"$LANZATOOL" --esp-path="$T/esp" --esp-path="$T/esp2" --pki-bundle="$T/pki" status 2>"$T/err" || rc=$?
+[[ $rc == 2 ]] && grep -q 'status: takes one --esp-path' "$T/err" || fail "status with two ESPs: exit $rc: $(cat "$T/err")"
 
 # A db key in a PKCS#11 token (SoftHSM2) is succeeded by a key in the same token, never by a key file.
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so

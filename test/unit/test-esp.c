@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,12 +20,15 @@
 #define ESP_UUID   "0FC0E1A2-3B4C-4D5E-8F60-718293A4B5C6"
 #define LINUX_TYPE "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 
-/* A 16 MiB GPT disk: an ESP of 8192 sectors at 2048, then a Linux partition. */
+/* A 16 MiB GPT disk: an ESP of 8192 sectors at 2048, then a Linux partition, then an XBOOTLDR partition
+ * (type from the Discoverable Partitions Specification, written here, not taken from esp.c). */
 static const char sfdisk_script[] =
         "label: gpt\n"
         "unit: sectors\n"
         "start=2048, size=8192, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=" ESP_UUID ", name=\"ESP\"\n"
-        "start=10240, size=4096, type=" LINUX_TYPE ", uuid=8A3C4E5F-6071-4283-94A5-B6C7D8E9F0A1\n";
+        "start=10240, size=4096, type=" LINUX_TYPE ", uuid=8A3C4E5F-6071-4283-94A5-B6C7D8E9F0A1\n"
+        "start=14336, size=4096, type=BC13C2FF-59E6-4262-A352-B275FD6F7172, "
+        "uuid=1B2C3D4E-5F60-4172-8394-A5B6C7D8E9F0\n";
 
 static char tmpdir[] = "/tmp/test-esp-XXXXXX";
 /* What the code under test logged between capture_begin() and capture_end(). */
@@ -126,15 +130,47 @@ static void test_not_esp(const char *image)
 
         esp.path = NULL;
         capture_begin();
-        r = esp_probe_partition(image, 3, &esp);
+        r = esp_probe_partition(image, 4, &esp);
         captured = capture_end();
-        snprintf(want, sizeof(want), "lanzatool: %s: partition 3 does not exist\n", image);
-        check(r == -ENXIO && strcmp(captured, want) == 0, "partition 3: %d: %s", r, captured);
+        snprintf(want, sizeof(want), "lanzatool: %s: partition 4 does not exist\n", image);
+        check(r == -ENXIO && strcmp(captured, want) == 0, "partition 4: %d: %s", r, captured);
 
         capture_begin();
         r = esp_probe_partition(image, 0, &esp);
         captured = capture_end();
         check(r == -ENXIO, "partition 0: %d: %s", r, captured);
+}
+
+/* The XBOOTLDR partition is told from the ESP by its type GUID alone, both ways. */
+static void test_xbootldr(const char *image)
+{
+        struct esp x = {.fd = -1, .kind = PARTITION_XBOOTLDR};
+        char want[512];
+        int r;
+
+        capture_begin();
+        r = esp_probe_partition(image, 3, &x);
+        captured = capture_end();
+        check(r == 0, "XBOOTLDR probe of partition 3: %d (%s)", r, captured);
+        check(strcmp(x.part_uuid, "1b2c3d4e-5f60-4172-8394-a5b6c7d8e9f0") == 0 && x.part_start == 14336,
+              "XBOOTLDR uuid %s start %llu", x.part_uuid, (unsigned long long)x.part_start);
+
+        capture_begin();
+        r = esp_probe_partition(image, 1, &x);
+        captured = capture_end();
+        snprintf(want, sizeof(want),
+                 "lanzatool: %s: partition 1 is not an Extended Boot Loader partition (type "
+                 "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+                 image);
+        check(r == -EMEDIUMTYPE && strncasecmp(captured, want, strlen(want)) == 0, "ESP as XBOOTLDR: %d: %s",
+              r, captured);
+
+        x.kind = PARTITION_ESP;
+        capture_begin();
+        r = esp_probe_partition(image, 3, &x);
+        captured = capture_end();
+        check(r == -EMEDIUMTYPE && strstr(captured, "is not an EFI System Partition"),
+              "XBOOTLDR as ESP: %d: %s", r, captured);
 }
 
 static void test_not_gpt(void)
@@ -252,6 +288,7 @@ int main(void)
         if (sfdisk && make_gpt_image(sfdisk, image)) {
                 test_esp_partition(image);
                 test_not_esp(image);
+                test_xbootldr(image);
         } else
                 printf("SKIP: sfdisk unavailable or failed: GPT image checks skipped\n");
         test_not_gpt();

@@ -506,3 +506,27 @@ vm_boot_refused_then_default() {
 	vm_assert_has "$n" '^LZBT MARKER'
 	vm_assert_value "$n" 'VAR LoaderEntrySelected' "$(vm_utf16_hex "$4")"
 }
+
+# ---- an ESP with an Extended Boot Loader partition (XBOOTLDR) ---------------------
+
+VM_XBOOTLDR_PARTUUID=4c5a4254-e5b0-4e5b-a7e5-000000000002
+vm_make_disk_xbootldr() { # ESP_DIR BOOT_DIR OUT_IMG: GPT disk with a 64 MiB FAT32 ESP from ESP_DIR, then a
+	# 96 MiB FAT32 XBOOTLDR partition (type bc13c2ff-…, as systemd-boot looks for it on the ESP's disk)
+	# from BOOT_DIR; made with sfdisk, mkfs.vfat and mtools, no mount.
+	local img=$3 esp_s=$((64 * 2048)) boot_s=$((96 * 2048)) part src off
+	rm -f "$img"
+	truncate -s $((1 + 64 + 96 + 1))M "$img"
+	printf 'label: gpt\nlabel-id: 4c5a4254-d15c-4000-8000-000000000002\nstart=2048, size=%d, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=%s\nstart=%d, size=%d, type=BC13C2FF-59E6-4262-A352-B275FD6F7172, uuid=%s\n' \
+		"$esp_s" "$VM_ESP_PARTUUID" $((2048 + esp_s)) "$boot_s" "$VM_XBOOTLDR_PARTUUID" | sfdisk -q "$img"
+	for part in 1 2; do
+		if ((part == 1)); then src=$1 off=2048; else src=$2 off=$((2048 + esp_s)); fi
+		_vm_quiet mkfs.vfat -F 32 -n "$( ((part == 1)) && echo ESP || echo XBOOTLDR)" -i 4c5a425$part --offset=$off "$img" \
+			$(( ((part == 1) ? esp_s : boot_s) / 2))
+		shopt -s nullglob dotglob
+		local files=("$src"/*)
+		shopt -u nullglob dotglob
+		if ((${#files[@]})); then
+			MTOOLS_SKIP_CHECK=1 mcopy -s -Q -i "$img@@$((off * 512))" "${files[@]}" ::/
+		fi
+	done
+}

@@ -39,12 +39,18 @@ for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda1 ] && break; sleep 1; done
 mkdir -p /mnt/esp
 if ! mount -t vfat /dev/vda1 /mnt/esp; then echo "LZBT ROTATE no-esp"; exit 0; fi
 if [ -e /mnt/esp/lzbt-test/done ]; then echo "LZBT ROTATE done-before"; umount /mnt/esp; exit 0; fi
+BOOT=/mnt/esp
+if [ -n "${ROTATE_XBOOTLDR:-}" ]; then
+	BOOT=/mnt/boot
+	mkdir -p \$BOOT
+	mount -t vfat /dev/vda2 \$BOOT || echo "LZBT ROTATE no-xbootldr"
+fi
 mkdir -p /mnt/esp/lzbt-test /lzbt/gen/store/k-linux-6.1.0
-ln -s /mnt/esp/EFI/nixos/kernel-*.efi /lzbt/gen/store/k-linux-6.1.0/bzImage
-ln -s /mnt/esp/EFI/nixos/initrd-*.efi /lzbt/gen/store/k-linux-6.1.0/initrd
+ln -s \$BOOT/EFI/nixos/kernel-*.efi /lzbt/gen/store/k-linux-6.1.0/bzImage
+ln -s \$BOOT/EFI/nixos/initrd-*.efi /lzbt/gen/store/k-linux-6.1.0/initrd
 lzbt() {
-	/lzbt/bin/lanzatool --esp-path=/mnt/esp --pki-bundle=/lzbt/pki --stub=/lzbt/stub.efi \\
-		--systemd-boot=/lzbt/systemd-bootx64.efi --no-variables --timeout=0 "\$@"
+	/lzbt/bin/lanzatool --esp-path=/mnt/esp ${ROTATE_XBOOTLDR:+--boot-path=/mnt/boot} --pki-bundle=/lzbt/pki \\
+		--stub=/lzbt/stub.efi --systemd-boot=/lzbt/systemd-bootx64.efi --no-variables --timeout=0 "\$@"
 }
 save_vars() { # NAME: db and KEK as efivarfs shows them, into lzbt-test/{db,KEK}-NAME.var
 	cp \$DB_VAR /mnt/esp/lzbt-test/db-\$1.var
@@ -55,6 +61,7 @@ finish() { # the new certificates for the host, then done
 	for k in /lzbt/pki/keys/*/*.key; do echo "LZBT KEYMODE \$(stat -c %a "\$k") \${k#/lzbt/pki/}"; done
 	if [ -e /lzbt/pki/rotate-keys ]; then echo "LZBT ROTATE leftover"; fi
 	touch /mnt/esp/lzbt-test/done
+	[ \$BOOT = /mnt/esp ] || umount \$BOOT
 	umount /mnt/esp
 }
 EOF
@@ -104,11 +111,17 @@ rotate_prepare() {
 	KERNEL=$w/store/k-linux-6.1.0/bzImage INITRD=$w/store/k-linux-6.1.0/initrd GEN_ROOT=$w \
 		PARAMS=$ROTATE_PARAMS mk_generation 1 k
 	mkdir -p "$w/esp"
-	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$w/esp" --pki-bundle="$w/pki" --stub="$LZB_STUB" \
-		--no-variables --timeout=0 install "$w/profiles/system-1-link"
+	# ROTATE_XBOOTLDR=1: the entries on an XBOOTLDR partition (DIR/xbootldr, the disk's second partition).
+	[[ -z ${ROTATE_XBOOTLDR:-} ]] || mkdir -p "$w/xbootldr"
+	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$w/esp" ${ROTATE_XBOOTLDR:+--boot-path="$w/xbootldr"} \
+		--pki-bundle="$w/pki" --stub="$LZB_STUB" --no-variables --timeout=0 install "$w/profiles/system-1-link"
 	[[ -z ${ROTATE_ESP_HOOK:-} ]] || "$ROTATE_ESP_HOOK" "$w/esp"
 	cp -r "$w/esp" "$w/esp-old"
-	vm_make_disk "$w/esp" "$w/disk.img"
+	if [[ -n ${ROTATE_XBOOTLDR:-} ]]; then
+		vm_make_disk_xbootldr "$w/esp" "$w/xbootldr" "$w/disk.img"
+	else
+		vm_make_disk "$w/esp" "$w/disk.img"
+	fi
 }
 
 # DIR: DIR/out/ gets what the guest left on the ESP (lzbt-test/) and the ESP's EFI/ directory.
@@ -116,4 +129,8 @@ rotate_fetch() {
 	rm -rf "$1/out"
 	mkdir -p "$1/out"
 	MTOOLS_SKIP_CHECK=1 mcopy -s -n -i "$1/disk.img@@1M" ::/lzbt-test ::/EFI "$1/out/"
+	if [[ -n ${ROTATE_XBOOTLDR:-} ]]; then # the second partition, after the 64 MiB ESP: DIR/out/boot/EFI
+		mkdir -p "$1/out/boot"
+		MTOOLS_SKIP_CHECK=1 mcopy -s -n -i "$1/disk.img@@65M" ::/EFI "$1/out/boot/"
+	fi
 }
