@@ -292,20 +292,12 @@ int flush_fs(int fd)
         return 0;
 }
 
-int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size)
+int sha256_fd(int fd, uint8_t ret[32], uint64_t *ret_size)
 {
         static uint8_t buf[IO_CHUNK];
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         struct sha256_ctx ctx;
         uint64_t size = 0;
-        struct stat st;
 
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
         sha256_init(&ctx);
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
@@ -323,6 +315,20 @@ int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size)
+{
+        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        return sha256_fd(fd, ret, ret_size);
 }
 
 /* The first guess is the file's size (one byte more, to see the end), later ones double; all are capped

@@ -44,7 +44,8 @@ int fsync_dir(int dir_fd);
  * not on vfat). Call it before removing anything that the new files replace. */
 int flush_fs(int fd);
 
-/* SHA-256 of a file's contents. */
+/* SHA-256 of a file's contents; sha256_fd() reads fd from where it is to its end. */
+int sha256_fd(int fd, uint8_t ret[32], uint64_t *ret_size);
 int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size);
 
 void crash_point(void);
