@@ -261,6 +261,7 @@ int hash_cache_source(struct hash_cache *c, const char *path, uint8_t ret[32], u
         if (e < 0)
                 return e;
         progress_add(*ret_size, 1);
+        log_debug("%s: hashed (%s)", path, c ? "not in the cache, or changed since" : "no cache");
         /* Recorded only when it did not change while being read. */
         if (fstat(fd, &after) == 0 && *ret_size == (uint64_t)after.st_size) {
                 struct record then = from_stat(KIND_SOURCE, &after, ret, path);
