@@ -7,15 +7,8 @@
 # 8 MiB, 40 initrds of 16 MiB) fails when warm > 50 ms or cold > 0.9 x floor; --quick (10 generations,
 # 2 kernels of 2 MiB, 10 initrds of 4 MiB) only prints. Runs on a directory ESP
 # (LANZATOOL_RELAX_ESP_CHECKS) in $TMPDIR; the page cache is warm for all three, as for nixos-rebuild.
-# Env: LANZATOOL, LANZABOOTE_STUB (meson sets both).
+# Env: LANZATOOL, LANZABOOTE_STUB (meson sets both); fixtures from test/install/lib.sh.
 set -euo pipefail
-
-LANZATOOL=${LANZATOOL:?LANZATOOL must name the lanzatool binary}
-LANZABOOTE_STUB=${LANZABOOTE_STUB:-}
-[[ -f $LANZABOOTE_STUB ]] || { echo "SKIP: no stub built (LANZABOOTE_STUB)"; exit 77; }
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=test/lib/bootspec.sh
-source "$HERE/../test/lib/bootspec.sh"
 
 gens=40 kernels=4 kernel_mib=8 initrd_mib=16 quick=0
 if [[ ${1:-} == --quick ]]; then
@@ -25,17 +18,10 @@ elif [[ -n ${1:-} ]]; then
 	exit 2
 fi
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/lzbt-bench.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-export LANZATOOL_RELAX_ESP_CHECKS=1 LANZATOOL_EFIVARFS=$T/efivars
-mkdir -p "$T/efivars" "$T/profiles"
-
-for k in PK KEK db; do
-	mkdir -p "$T/pki/keys/$k"
-	openssl req -new -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=lzbt bench $k/" \
-		-keyout "$T/pki/keys/$k/$k.key" -out "$T/pki/keys/$k/$k.pem" 2>/dev/null
-done
-cat /proc/sys/kernel/random/uuid >"$T/pki/GUID"
+# $T, a test PKI in $T/pki, a directory ESP, no firmware variables, a state directory in $T/state.
+# shellcheck source=test/install/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../test/install/lib.sh"
+mkdir -p "$T/profiles"
 
 distinct=()
 for ((k = 0; k < kernels; k++)); do
@@ -74,7 +60,7 @@ install() {
 		--state-dir="$T/state" --no-variables --timeout=0 install "${args[@]}"
 }
 
-mkdir "$T/esp" "$T/state"
+mkdir -p "$T/esp" "$T/state"
 t0=$(now_ns)
 install
 cold_ns=$(($(now_ns) - t0))

@@ -238,17 +238,13 @@ static bool matches(const struct record *r, const struct record *now)
 
 int hash_cache_source(struct hash_cache *c, const char *path, uint8_t ret[32], uint64_t *ret_size)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         struct stat before, after;
+        _cleanup_close_ int fd = open_regular_at(AT_FDCWD, path, &before);
         struct record *r, now;
         int e;
 
-        if (fd < 0 || fstat(fd, &before) < 0)
-                return -errno;
-        if (S_ISDIR(before.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(before.st_mode))
-                return -EBADFD;
+        if (fd < 0)
+                return fd;
         now = from_stat(KIND_SOURCE, &before, ret, path);
         if (matches(r = find(c, KIND_SOURCE, path), &now)) {
                 memcpy(ret, r->sha256, 32);
