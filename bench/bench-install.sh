@@ -66,7 +66,7 @@ install
 cold_ns=$(($(now_ns) - t0))
 
 # Warm: the best of five, wall clock and CPU (user + system) separately; the machine may be shared.
-warm_ns= warm_cpu_ms=
+warm_ns='' warm_cpu_ms=''
 TIMEFORMAT='%3U %3S'
 for _ in 1 2 3 4 5; do
 	t0=$(now_ns)

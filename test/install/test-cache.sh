@@ -15,6 +15,7 @@ GENS=("$T/profiles/system-1-link" "$T/profiles/system-2-link" "$T/profiles/syste
 run() { # install the three generations, output in $T/out; with TRACE=1 under strace (without LeakSanitizer,
 	# which does not work there), the syscalls on the ESP and the state in $T/trace
 	local tracer=()
+	# shellcheck disable=SC2054 # the commas are strace's
 	[[ -n ${TRACE:-} ]] && tracer=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -qq
 		-e trace=openat,open,creat,rename,renameat,renameat2,unlink,unlinkat,truncate,mkdir,mkdirat -o "$T/trace")
 	"${tracer[@]}" "$LANZATOOL" --esp-path="$T/esp" --pki-bundle="${PKI:-$T/pki}" --stub="${STUB:-$LANZABOOTE_STUB}" \
@@ -118,8 +119,7 @@ open(sys.argv[2], "wb").write(d[:m.start(1)] + newer + d[m.end(1):])
 EOF
 run --systemd-boot="$T/sdboot"
 expect_written 2 "newer systemd-boot"
-warm_sd() { run --systemd-boot="$T/sdboot" "$@"; }
-warm_sd
+run --systemd-boot="$T/sdboot"
 expect_written 0 "warm with the newer systemd-boot"
 
 # A new key: new names for every stub (the key is part of the name) and systemd-boot re-signed.
