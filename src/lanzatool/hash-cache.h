@@ -46,7 +46,7 @@ bool hash_cache_stub_get(struct hash_cache *c, const uint8_t inputs[32], uint8_t
 void hash_cache_stub_note(struct hash_cache *c, const uint8_t inputs[32], const uint8_t sha256[32]);
 
 /* Writes the records used or made in this run (the others are dropped) when that differs from what was
- * loaded: a temporary file, fsync, rename. Logs and returns an error only for an I/O failure in a
- * writable directory. */
+ * loaded: a temporary file renamed over it (not fsynced: a torn file fails its checksum). Logs and returns
+ * an error only for an I/O failure in a writable directory. */
 int hash_cache_save(struct hash_cache *c);
 void hash_cache_free(struct hash_cache *c);
