@@ -153,6 +153,15 @@ else
 fi
 # Both builds have the crash hooks (inert unless LANZATOOL_CRASH_AT is set), so the crash test runs in both.
 unit_tests plain build buildtype=debugoptimized b_sanitize=none b_lundef=true crash-hooks=true
+# Issue 17's benchmark in its quick mode (a smaller fixture): prints floor, cold and warm and their ratios;
+# fails only when it cannot run. The full mode with its targets: meson test -C build --benchmark install.
+echo "== install benchmark, quick mode (bench/bench-install.sh --quick)"
+if LANZATOOL=$ROOT/build/src/lanzatool/lanzatool LANZABOOTE_STUB=$ROOT/build/src/boot/efi/lanzabootx64.efi.stub \
+        "$ROOT/bench/bench-install.sh" --quick 2>&1 | tee "$ROOT/build/bench-quick.log"; then
+        record pass bench-install-quick
+else
+        record fail "bench-install-quick (log: build/bench-quick.log)"
+fi
 unit_tests ASan+UBSan build-asan buildtype=debug b_sanitize=address,undefined b_lundef=false crash-hooks=true
 # The libFuzzer targets (clang, build-fuzz/), 15 s each after replaying their seed corpus.
 echo "== fuzz targets (build-fuzz/, tools/fuzz.sh --seconds=15)"

@@ -37,19 +37,33 @@ void crash_point(void)
 #endif
 }
 
+int open_regular_at(int dir_fd, const char *path, struct stat *ret_st)
+{
+        int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY), r;
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, ret_st) < 0)
+                r = -errno;
+        else if (S_ISDIR(ret_st->st_mode))
+                r = -EISDIR;
+        else if (!S_ISREG(ret_st->st_mode))
+                r = -EBADFD;
+        else
+                return fd;
+        close(fd);
+        return r;
+}
+
 int read_file_at(int dir_fd, const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size)
 {
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        _cleanup_close_ int fd = open_regular_at(dir_fd, path, &st);
         uint8_t *data = NULL;
         size_t size = 0;
-        struct stat st;
 
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
+        if (fd < 0)
+                return fd;
         if ((uint64_t)st.st_size > max_size)
                 return -EFBIG;
         data = malloc((size_t)st.st_size + 1);
@@ -292,20 +306,12 @@ int flush_fs(int fd)
         return 0;
 }
 
-int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size)
+int sha256_fd(int fd, uint8_t ret[32], uint64_t *ret_size)
 {
         static uint8_t buf[IO_CHUNK];
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         struct sha256_ctx ctx;
         uint64_t size = 0;
-        struct stat st;
 
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
         sha256_init(&ctx);
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
@@ -323,6 +329,14 @@ int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_
         if (ret_size)
                 *ret_size = size;
         return 0;
+}
+
+int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size)
+{
+        struct stat st;
+        _cleanup_close_ int fd = open_regular_at(dir_fd, path, &st);
+
+        return fd < 0 ? fd : sha256_fd(fd, ret, ret_size);
 }
 
 /* The first guess is the file's size (one byte more, to see the end), later ones double; all are capped

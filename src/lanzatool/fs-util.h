@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* File-system helpers for writing to the ESP so that a crash or power loss at any point leaves
@@ -19,6 +20,10 @@
 /* Temporary files carry this prefix and a random part; anything with it in our directories is a
  * leftover of an interrupted run (leftovers.c decides what to do with it). */
 #define TMP_PREFIX ".lzbt-"
+
+/* Opens a regular file for reading (fstat's result in *ret_st): the fd, or -EISDIR, -EBADFD (not a regular
+ * file) or the error of openat/fstat. */
+int open_regular_at(int dir_fd, const char *path, struct stat *ret_st);
 
 /* Reads a whole file (at most max_size bytes) relative to dir_fd (AT_FDCWD for paths). */
 int read_file_at(int dir_fd, const char *path, size_t max_size, uint8_t **ret_data, size_t *ret_size);
@@ -44,7 +49,8 @@ int fsync_dir(int dir_fd);
  * not on vfat). Call it before removing anything that the new files replace. */
 int flush_fs(int fd);
 
-/* SHA-256 of a file's contents. */
+/* SHA-256 of a file's contents; sha256_fd() reads fd from where it is to its end. */
+int sha256_fd(int fd, uint8_t ret[32], uint64_t *ret_size);
 int sha256_file_at(int dir_fd, const char *path, uint8_t ret[32], uint64_t *ret_size);
 
 void crash_point(void);

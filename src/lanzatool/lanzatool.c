@@ -77,6 +77,8 @@ static int help(void)
                "loader/entries/nixos-*.conf\n"
                "                              and their kernels and initrds once ours are installed\n"
                "     --dry-run                Print what would be done, change nothing\n"
+               "     --state-dir=DIR          install: keep the hash cache in DIR (default: %s;\n"
+               "                              empty: no cache)\n"
                "     --json=pretty|short|off  JSON output for list and status\n"
                "  -o --output=PATH            sign: write the signed image there (default: in place)\n"
                "     --kek                    rotate-keys: replace the KEK too\n"
@@ -116,7 +118,7 @@ static int help(void)
                "  -q --quiet                  Print errors only\n"
                "  -v --verbose                Print debug messages\n\n"
                "Exit status: 0 success, 1 failure, 2 usage error.\n",
-               LANZABOOTE_STUB_DIR, ENROLL_MICROSOFT_DIR_DEFAULT);
+               LANZABOOTE_STUB_DIR, LANZATOOL_STATE_DIR_DEFAULT, ENROLL_MICROSOFT_DIR_DEFAULT);
         return 0;
 }
 
@@ -229,6 +231,7 @@ static int parse_argv(int argc, char *argv[])
                 ARG_MICROSOFT,
                 ARG_PCR_PRIVATE_KEY,
                 ARG_PCR_PUBLIC_KEY,
+                ARG_STATE_DIR,
                 ARG_SECTION_FIRST, /* measure --linux= …: one per enum unified_section */
                 ARG_SECTION_LAST = ARG_SECTION_FIRST + _UNIFIED_SECTION_MAX - 1,
         };
@@ -239,6 +242,7 @@ static int parse_argv(int argc, char *argv[])
                 {"boot-path", required_argument, NULL, ARG_BOOT_PATH},
                 {"pki-bundle", required_argument, NULL, ARG_PKI_BUNDLE},
                 {"stub", required_argument, NULL, ARG_STUB},
+                {"state-dir", required_argument, NULL, ARG_STATE_DIR},
                 {"systemd-boot", required_argument, NULL, ARG_SYSTEMD_BOOT},
                 {"configuration-limit", required_argument, NULL, ARG_CONFIGURATION_LIMIT},
                 {"boot-counting", required_argument, NULL, ARG_BOOT_COUNTING},
@@ -311,6 +315,9 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_STUB:
                         arg.stub = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        arg.state_dir = optarg;
                         break;
                 case ARG_SYSTEMD_BOOT:
                         arg.systemd_boot = optarg;

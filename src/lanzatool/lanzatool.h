@@ -13,6 +13,9 @@ enum json_mode {
         JSON_PRETTY,
 };
 
+/* install's hash cache, unless --state-dir= or $LANZATOOL_STATE_DIR says otherwise. */
+#define LANZATOOL_STATE_DIR_DEFAULT "/var/lib/lanzaboote"
+
 /* Command-line state shared by the verbs, as bootctl keeps its arg_* globals. */
 #define ESP_PATHS_MAX 8
 
@@ -33,6 +36,7 @@ struct arguments {
         bool remove_type1;              /* install: remove plain NixOS systemd-boot's entries (migrate.h) */
         bool dry_run;
         bool quiet;
+        const char *state_dir; /* install: where hash-cache lives (hash-cache.h), NULL: the default */
         enum json_mode json;
         struct loader_conf loader;
         const char *output; /* sign: where the signed image goes, NULL: in place */

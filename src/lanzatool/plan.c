@@ -17,6 +17,7 @@
 #include "entry-name.h"
 #include "fs-util.h"
 #include "gc.h"
+#include "hash-cache.h"
 #include "log.h"
 #include "os-release.h"
 #include "pcrsig.h"
@@ -49,14 +50,16 @@ static char *kernel_version(const char *kernel)
         return v;
 }
 
-static int payload_add(struct plan *p, const char *kind, const char *kver, const char *source,
+/* A private copy (initrd secrets) is new every time: not cached. */
+static int payload_add(struct plan *p, const char *kind, const char *kver, const char *source, bool private,
                        size_t *ret_index)
 {
         char b32[B32_SHA256_LEN + 1], *name;
         struct payload pl = {};
         int r;
 
-        r = sha256_file_at(AT_FDCWD, source, pl.sha256, &pl.size);
+        r = private ? sha256_file_at(AT_FDCWD, source, pl.sha256, &pl.size)
+                    : hash_cache_source(p->cache, source, pl.sha256, &pl.size);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the %s: %s", source, kind, strerror(-r));
         b32_sha256(pl.sha256, b32);
@@ -188,7 +191,97 @@ static char *esp_path_of(const char *name)
         return asprintf(&s, "\\EFI\\nixos\\%s", name) < 0 ? NULL : s;
 }
 
-static int build_stub(const struct plan *p, const struct plan_inputs *in, const struct bootspec *b,
+/* What every stub of this run has in common: the unsigned stub, the certificate and the public key. */
+static int signer_id(struct plan *p, const struct plan_inputs *in)
+{
+        _cleanup_free_ uint8_t *cert = NULL, *key = NULL;
+        uint8_t *w;
+        struct sha256_ctx ctx;
+        int cert_size, key_size;
+
+        if (p->have_signer_id)
+                return 0;
+        cert_size = i2d_X509(in->pki->db.certificate, NULL);
+        key_size = i2d_PUBKEY(in->pki->db.key, NULL);
+        if (cert_size <= 0 || key_size <= 0 || !(cert = malloc((size_t)cert_size)) ||
+            !(key = malloc((size_t)key_size)))
+                return -ENOMEM;
+        w = cert;
+        i2d_X509(in->pki->db.certificate, &w);
+        w = key;
+        i2d_PUBKEY(in->pki->db.key, &w);
+        sha256_init(&ctx);
+        sha256_update(&ctx, "lanzatool stub inputs 1", 24);
+        sha256_update(&ctx, &in->stub_size, sizeof(in->stub_size));
+        sha256_update(&ctx, in->stub, in->stub_size);
+        sha256_update(&ctx, &cert_size, sizeof(cert_size));
+        sha256_update(&ctx, cert, (size_t)cert_size);
+        sha256_update(&ctx, &key_size, sizeof(key_size));
+        sha256_update(&ctx, key, (size_t)key_size);
+        sha256_final(&ctx, p->signer_id);
+        p->have_signer_id = true;
+        return 0;
+}
+
+/* The digest of everything that goes into the entry's signed stub; false when there is no cache or the
+ * stub has parts not in it (PCR signatures). */
+static bool stub_inputs(struct plan *p, const struct plan_inputs *in,
+                        const struct pe_builder_section *sections, size_t n, uint8_t ret[32])
+{
+        struct sha256_ctx ctx;
+
+        if (!p->cache || in->pcr_signer || signer_id(p, in) < 0)
+                return false;
+        sha256_init(&ctx);
+        sha256_update(&ctx, p->signer_id, 32);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t size = sections[i].size;
+                sha256_update(&ctx, sections[i].name, strlen(sections[i].name) + 1);
+                sha256_update(&ctx, &size, sizeof(size));
+                sha256_update(&ctx, sections[i].data, sections[i].size);
+        }
+        sha256_final(&ctx, ret);
+        return true;
+}
+
+/* A stub of the entry's stem on the ESP that the cache knows as the stub these inputs gave. */
+static bool stub_known(const struct plan *p, const struct plan_inputs *in, struct entry *e)
+{
+        uint8_t sha[32];
+        _cleanup_close_ int fd = -1;
+        DIR *d;
+        bool found = false;
+
+        if (!e->cacheable || in->esp_fd < 0 || !hash_cache_stub_get(p->cache, e->inputs, sha) ||
+            (fd = openat(in->esp_fd, ESP_LINUX_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+            !(d = fdopendir(dup(fd))))
+                return false;
+        for (struct dirent *de; !found && (de = readdir(d));) {
+                struct entry_name n;
+                char *path;
+                if (entry_name_parse(de->d_name, &n) < 0)
+                        continue;
+                if (strcmp(n.stem, e->stem) == 0 &&
+                    asprintf(&path, "%s/" ESP_LINUX_DIR "/%s", p->esp_path, de->d_name) >= 0) {
+                        if (hash_cache_esp_known(p->cache, fd, de->d_name, path, sha)) {
+                                char *name = strdup(de->d_name);
+                                if (name) {
+                                        free(e->file_name);
+                                        e->file_name = name;
+                                        found = e->present = true;
+                                }
+                        }
+                        free(path);
+                }
+                entry_name_done(&n);
+        }
+        closedir(d);
+        if (found)
+                log_debug("%s: on the ESP as built before (cache), not rebuilt", e->file_name);
+        return found;
+}
+
+static int build_stub(struct plan *p, const struct plan_inputs *in, const struct bootspec *b,
                       struct entry *e)
 {
         const struct payload *k = &p->payloads[e->kernel];
@@ -211,6 +304,14 @@ static int build_stub(const struct plan *p, const struct plan_inputs *in, const 
                         {".initrd", ipath, i ? strlen(ipath) : 0},
                         {".initrdh", i ? i->sha256 : NULL, i ? 32 : 0},
                 };
+                e->cacheable = stub_inputs(p, in, sections, i ? 6 : 4, e->inputs);
+                if (stub_known(p, in, e)) {
+                        e->osrel = osrel;
+                        free(cmdline);
+                        free(kpath);
+                        free(ipath);
+                        return 0;
+                }
                 r = pe_builder_add_sections(in->stub, in->stub_size, sections, i ? 6 : 4, &unsigned_stub,
                                             &unsigned_size, &message);
                 if (r < 0)
@@ -301,11 +402,12 @@ static int plan_new_entry(struct plan *p, const struct plan_inputs *in, const st
 
         if (!kver)
                 return log_error_errno(-ENOMEM, "out of memory");
-        r = payload_add(p, "kernel", kver, b->kernel, &e->kernel);
+        r = payload_add(p, "kernel", kver, b->kernel, false, &e->kernel);
         if (r >= 0 && b->initrd && b->initrd_secrets)
                 r = initrd_with_secrets(p, b, &secrets_copy);
         if (r >= 0 && b->initrd)
-                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, &e->initrd);
+                r = payload_add(p, "initrd", kver, secrets_copy ?: b->initrd, secrets_copy != NULL,
+                                &e->initrd);
         if (r < 0)
                 return r;
         if ((in->boot_counting ? asprintf(&e->file_name, "%s+%u.efi", e->stem, in->boot_counting)
@@ -375,9 +477,37 @@ static bool file_equals_at(int dir_fd, const char *name, const uint8_t *data, si
         return eq;
 }
 
-static void match_entry(struct entry *e, int linux_fd, const char *existing, const char *stem)
+static char *esp_file_path(const struct plan *p, const char *dir, const char *name)
 {
-        if (strcmp(stem, e->stem) != 0)
+        char *path;
+        return asprintf(&path, "%s/%s/%s", p->esp_path ?: ".", dir, name) < 0 ? NULL : path;
+}
+
+void plan_note_payload(const struct plan *p, int nixos_fd, const struct payload *pl)
+{
+        _cleanup_free_ char *path = p->cache ? esp_file_path(p, ESP_NIXOS_DIR, pl->name) : NULL;
+
+        if (path)
+                hash_cache_esp_note(p->cache, nixos_fd, pl->name, path, pl->sha256);
+}
+
+void plan_note_entry(const struct plan *p, int linux_fd, const struct entry *e)
+{
+        _cleanup_free_ char *path = p->cache ? esp_file_path(p, ESP_LINUX_DIR, e->file_name) : NULL;
+        uint8_t sha[32];
+
+        if (!path || !e->stub)
+                return;
+        sha256_digest(e->stub, e->stub_size, sha);
+        hash_cache_esp_note(p->cache, linux_fd, e->file_name, path, sha);
+        if (e->cacheable)
+                hash_cache_stub_note(p->cache, e->inputs, sha);
+}
+
+static void match_entry(const struct plan *p, struct entry *e, int linux_fd, const char *existing,
+                        const char *stem)
+{
+        if (strcmp(stem, e->stem) != 0 || !e->stub) /* no stub: found on the ESP by the cache */
                 return;
         if (file_equals_at(linux_fd, existing, e->stub, e->stub_size)) {
                 /* Keep the name, and with it the boot counters systemd-boot keeps there. */
@@ -388,9 +518,27 @@ static void match_entry(struct entry *e, int linux_fd, const char *existing, con
                         free(e->replaces);
                         e->replaces = NULL;
                         e->present = true;
+                        plan_note_entry(p, linux_fd, e);
                 }
         } else if (!e->present && strcmp(existing, e->file_name) != 0 && !e->replaces)
                 e->replaces = strdup(existing);
+}
+
+/* A payload is on the ESP when the cache knows the file there as this content, or when it hashes so. */
+static bool payload_present(const struct plan *p, int nixos_fd, struct payload *pl)
+{
+        _cleanup_free_ char *path = p->cache ? esp_file_path(p, ESP_NIXOS_DIR, pl->name) : NULL;
+        uint8_t digest[32];
+        uint64_t size;
+
+        if (path && hash_cache_esp_known(p->cache, nixos_fd, pl->name, path, pl->sha256)) {
+                log_debug("%s: on the ESP unchanged since written (cache)", path);
+                return pl->known = true;
+        }
+        if (sha256_file_at(nixos_fd, pl->name, digest, &size) < 0 || memcmp(digest, pl->sha256, 32) != 0)
+                return false;
+        plan_note_payload(p, nixos_fd, pl);
+        return true;
 }
 
 int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting)
@@ -400,19 +548,15 @@ int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting)
         DIR *d;
 
         (void)boot_counting;
-        for (size_t i = 0; nixos_fd >= 0 && i < p->n_payloads; i++) {
-                uint8_t digest[32];
-                uint64_t size;
-                p->payloads[i].present = sha256_file_at(nixos_fd, p->payloads[i].name, digest, &size) >= 0 &&
-                                         memcmp(digest, p->payloads[i].sha256, 32) == 0;
-        }
+        for (size_t i = 0; nixos_fd >= 0 && i < p->n_payloads; i++)
+                p->payloads[i].present = payload_present(p, nixos_fd, &p->payloads[i]);
         if (linux_fd >= 0 && (d = fdopendir(dup(linux_fd)))) {
                 for (struct dirent *de; (de = readdir(d));) {
                         struct entry_name n;
                         if (entry_name_parse(de->d_name, &n) < 0)
                                 continue;
                         for (size_t i = 0; i < p->n_entries; i++)
-                                match_entry(&p->entries[i], linux_fd, de->d_name, n.stem);
+                                match_entry(p, &p->entries[i], linux_fd, de->d_name, n.stem);
                         entry_name_done(&n);
                 }
                 closedir(d);

@@ -22,6 +22,7 @@ struct payload {
         uint8_t sha256[32];
         uint64_t size;
         bool present; /* already on the ESP with exactly this content */
+        bool known;   /* present by the cache: a successful install wrote or checked it (and its kernel) */
 };
 
 /* A boot entry: one stub in ESP_LINUX_DIR for a generation or one of its specialisations. */
@@ -37,6 +38,8 @@ struct entry {
         size_t stub_size;
         size_t kernel, initrd; /* indices into plan.payloads; initrd NO_PAYLOAD when there is none */
         bool present;          /* on the ESP byte for byte already */
+        bool cacheable;        /* inputs is the digest of everything that went into the stub */
+        uint8_t inputs[32];
 };
 
 struct pcr_signer;
@@ -52,12 +55,20 @@ struct plan_inputs {
         struct pcr_signer *pcr_signer;
 };
 
+struct hash_cache;
+
 struct plan {
+        /* Set by the caller before planning: hashes and stubs known from earlier runs (hash-cache.h),
+         * NULL: none; the ESP's path, the key of its files there. */
+        struct hash_cache *cache;
+        const char *esp_path;
         struct payload *payloads;
         size_t n_payloads;
         struct entry *entries;
         size_t n_entries;
         char *tmpdir; /* private directory for initrds with secrets, removed by plan_done() */
+        bool have_signer_id;
+        uint8_t signer_id[32]; /* digest of the unsigned stub, certificate and public key */
 };
 
 /* Adds the entries of a generation and of its specialisations, hashing kernels and initrds and
@@ -68,6 +79,11 @@ int plan_add_generation(struct plan *p, const struct plan_inputs *in, const stru
 /* Looks at what is on the ESP: which payloads and stubs are present with the planned content, and
  * which existing names (boot counting suffixes) belong to planned entries. */
 int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting);
+
+/* Records in p->cache what was just written to (or found byte for byte on) the ESP: nixos_fd is its
+ * ESP_NIXOS_DIR, linux_fd its ESP_LINUX_DIR. */
+void plan_note_payload(const struct plan *p, int nixos_fd, const struct payload *pl);
+void plan_note_entry(const struct plan *p, int linux_fd, const struct entry *e);
 
 void plan_done(struct plan *p);
 

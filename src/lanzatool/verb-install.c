@@ -17,6 +17,7 @@
 #include "fs-util.h"
 #include "gc.h"
 #include "generation.h"
+#include "hash-cache.h"
 #include "kernel-check.h"
 #include "lanzatool.h"
 #include "leftovers.h"
@@ -24,6 +25,7 @@
 #include "migrate.h"
 #include "pcrsig.h"
 #include "plan.h"
+#include "progress.h"
 #include "targets.h"
 #include "util.h"
 
@@ -54,6 +56,7 @@ struct install {
         char *default_pattern;      /* loader.conf's default for --default-generation */
         struct gc_plan space_gc;    /* what ensure_space() found must go first to make room */
         unsigned files_written;
+        struct hash_cache *cache; /* NULL: none (--state-dir=) */
 };
 
 static void install_done(struct install *c)
@@ -73,21 +76,8 @@ static void install_done(struct install *c)
         free(c->stub_path);
         free(c->stub);
         gc_plan_done(&c->space_gc);
+        hash_cache_free(c->cache);
         pki_done(&c->pki);
-}
-
-static void progress(const char *what, const char *name)
-{
-        if (arg.quiet || !isatty(STDERR_FILENO))
-                return;
-        fprintf(stderr, "\r\033[Klanzatool: %s %s", what, name);
-        fflush(stderr);
-}
-
-static void progress_end(void)
-{
-        if (!arg.quiet && isatty(STDERR_FILENO))
-                fputs("\r\033[K", stderr);
 }
 
 /* The same file or directory, symbolic links followed. */
@@ -199,14 +189,15 @@ static void apply_limit(struct install *c)
         c->n_generations = kept;
 }
 
-/* Refused here, before anything is written, rather than by the stub at boot. */
+/* Refused here, before anything is written, rather than by the stub at boot. A kernel the cache knows on
+ * the ESP passed this check in the install that wrote it. */
 static int check_kernels(const struct plan *p)
 {
         for (size_t i = 0; i < p->n_payloads; i++) {
                 const char *reason = NULL;
 
                 if (strncmp(p->payloads[i].name, "kernel-", strlen("kernel-")) == 0 &&
-                    kernel_check_file(p->payloads[i].source, &reason) < 0)
+                    !p->payloads[i].known && kernel_check_file(p->payloads[i].source, &reason) < 0)
                         return log_error_errno(-ENOEXEC, "%s: the stub cannot boot this kernel: %s",
                                                p->payloads[i].source, reason);
         }
@@ -236,15 +227,19 @@ static int build_plan(struct install *c)
                 free(message);
                 return r;
         }
+        c->plan.cache = c->cache;
+        c->plan.esp_path = c->t->boot->path;
+        progress_begin("hashing", 0, 0, arg.quiet);
         for (size_t i = 0; r >= 0 && i < c->n_generations; i++) {
                 const struct generation *g = c->generations[i];
                 if ((r = plan_add_generation(&c->plan, &in, g)) < 0)
                         r = skip_generation(c, g->number, g->path, r);
         }
         if (r >= 0)
-                r = check_kernels(&c->plan);
-        if (r >= 0)
                 r = plan_match_esp(&c->plan, c->t->boot->fd, arg.boot_counting);
+        if (r >= 0)
+                r = check_kernels(&c->plan);
+        progress_end();
         pcr_signer_done(&signer);
         return r;
 }
@@ -420,6 +415,25 @@ finish:
         return r;
 }
 
+/* The kernels, initrds and stubs to write, for the progress line. */
+static unsigned files_to_write(const struct install *c, uint64_t *ret_bytes)
+{
+        unsigned n = 0;
+
+        *ret_bytes = 0;
+        for (size_t i = 0; i < c->plan.n_payloads; i++)
+                if (!c->plan.payloads[i].present) {
+                        n++;
+                        *ret_bytes += c->plan.payloads[i].size;
+                }
+        for (size_t i = 0; i < c->plan.n_entries; i++)
+                if (!c->plan.entries[i].present) {
+                        n++;
+                        *ret_bytes += c->plan.entries[i].stub_size;
+                }
+        return n;
+}
+
 static uint64_t round_up(uint64_t size, uint64_t block)
 {
         return block ? (size + block - 1) / block * block : size;
@@ -540,13 +554,15 @@ static int write_payloads(struct install *c)
 
                 if (p->present)
                         continue;
-                progress("writing", p->name);
+                log_debug("writing " ESP_NIXOS_DIR "/%s", p->name);
                 r = copy_file_atomic_at(fd, p->name, p->source, p->sha256);
                 if (r == -ESTALE)
                         return log_error_errno(r, "%s: changed while installing", p->source);
                 if (r < 0)
                         return log_error_errno(r, "%s/" ESP_NIXOS_DIR "/%s: cannot write: %s", boot->path,
                                                p->name, strerror(-r));
+                plan_note_payload(&c->plan, fd, p);
+                progress_add(p->size, 1);
                 c->files_written++;
         }
         return 0;
@@ -587,7 +603,7 @@ static int write_stubs(struct install *c)
 
                 if (e->present)
                         continue;
-                progress("writing", e->file_name);
+                log_debug("writing " ESP_LINUX_DIR "/%s", e->file_name);
                 r = write_file_atomic_at(fd, e->file_name, e->stub, e->stub_size);
                 /* write_file_atomic_at returned after the device flush that made file_name durable. */
                 if (r >= 0 && e->replaces)
@@ -595,6 +611,8 @@ static int write_stubs(struct install *c)
                 if (r < 0)
                         return log_error_errno(r, "%s/" ESP_LINUX_DIR "/%s: cannot write: %s", boot->path,
                                                e->file_name, strerror(-r));
+                plan_note_entry(&c->plan, fd, e);
+                progress_add(e->stub_size, 1);
                 c->files_written++;
         }
         return 0;
@@ -672,6 +690,13 @@ static int pick_arch(struct install *c)
         return 0;
 }
 
+/* --state-dir=, else $LANZATOOL_STATE_DIR, else LANZATOOL_STATE_DIR_DEFAULT; "": no cache. --dry-run
+ * reads the cache and never writes it. */
+static const char *state_dir(void)
+{
+        return arg.state_dir ?: getenv("LANZATOOL_STATE_DIR") ?: LANZATOOL_STATE_DIR_DEFAULT;
+}
+
 /* --stub, $LANZABOOTE_STUB, or the architecture's stub in lanzaboote's libdir; for that architecture. */
 static int load_stub(struct install *c)
 {
@@ -703,6 +728,8 @@ static int install_prepare(struct install *c, const struct target *t, int argc, 
         r = pki_load(arg.pki_bundle, &c->pki);
         if (r >= 0)
                 r = check_firmware_trust(c);
+        if (r >= 0)
+                c->cache = hash_cache_load(state_dir());
         if (r >= 0)
                 r = load_generations(c, argc, argv);
         if (r >= 0 && c->n_generations == 0)
@@ -750,8 +777,9 @@ static int dry_run(struct install *c, bool several)
         return r;
 }
 
-/* Makes the boot partition's and the ESP's writes durable, then deals with temporaries there. */
-static int flush_and_leftovers(const struct install *c)
+/* Makes the boot partition's and the ESP's writes durable (when there were any), then deals with
+ * temporaries there. */
+static int flush_and_leftovers(const struct install *c, bool flush)
 {
         const struct esp *parts[] = {c->t->boot, &c->t->esp};
         int r = 0;
@@ -759,7 +787,7 @@ static int flush_and_leftovers(const struct install *c)
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(parts); i++) {
                 if (i > 0 && parts[i] == parts[0])
                         break;
-                if ((r = flush_fs(parts[i]->fd)) < 0)
+                if (flush && (r = flush_fs(parts[i]->fd)) < 0)
                         log_error("%s: sync failed: %s", parts[i]->path, strerror(-r));
                 else
                         r = leftovers_handle(parts[i]->fd, parts[i]->path, false);
@@ -769,6 +797,9 @@ static int flush_and_leftovers(const struct install *c)
 
 static int install_write(struct install *c)
 {
+        uint64_t n_bytes;
+        unsigned n_files;
+        bool wrote;
         int r = 0;
 
         if (c->space_gc.stubs || c->space_gc.payloads)
@@ -778,6 +809,8 @@ static int install_write(struct install *c)
          * file is written by the protocol in fs-util.c (commit_tmp_at), which is what makes this
          * hold after a power loss on FAT too; directories are made durable as they are created.
          * With an XBOOTLDR partition, payloads and stubs go there, the rest on the ESP. */
+        n_files = files_to_write(c, &n_bytes);
+        progress_begin("writing", n_bytes, n_files, arg.quiet);
         if (r >= 0)
                 r = write_payloads(c);
         if (r >= 0)
@@ -788,8 +821,11 @@ static int install_write(struct install *c)
         if (r >= 0)
                 r = systemd_boot_install(c->t->esp.fd, &c->sdboot);
         progress_end();
+        /* Nothing written (a warm re-install): nothing to make durable before removing. */
+        wrote = n_files || c->sdboot.write[0] || c->sdboot.write[1] || c->sdboot.write_loader_conf ||
+                enroll_esp_files(&c->auto_enroll);
         if (r >= 0)
-                r = flush_and_leftovers(c);
+                r = flush_and_leftovers(c, wrote);
         if (r >= 0)
                 r = collect_garbage(c);
         /* Plain systemd-boot's entries, only now that ours and loader.conf are durable. */
@@ -799,6 +835,7 @@ static int install_write(struct install *c)
                 return r;
         c->files_written += c->sdboot.write[0] + c->sdboot.write[1] + c->sdboot.write_loader_conf +
                             enroll_esp_files(&c->auto_enroll);
+        (void)hash_cache_save(c->cache);
         log_info("%s: %zu entries installed, %u files written", c->t->boot->path, c->plan.n_entries,
                  c->files_written);
         return 0;

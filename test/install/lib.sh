@@ -26,7 +26,7 @@ on_exit() {
 	exit "$rc"
 }
 trap 'on_exit $?' EXIT
-export LANZATOOL_RELAX_ESP_CHECKS=1 LANZATOOL_EFIVARFS=$T/efivars
+export LANZATOOL_RELAX_ESP_CHECKS=1 LANZATOOL_EFIVARFS=$T/efivars LANZATOOL_STATE_DIR=$T/state
 mkdir -p "$T/esp" "$T/efivars"
 GEN_ROOT=$T
 

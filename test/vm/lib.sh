@@ -16,6 +16,8 @@ VM_ESP_PARTUUID=4c5a4254-e5b0-4e5b-a7e5-000000000001
 VM_TERMINAL_RE='LZBT DONE|Error loading|Failed to execute|Access Denied|Security Violation|BdsDxe: No bootable option|UEFI Interactive Shell|Kernel panic'
 LANZABOOTE_BUILD_DIR=${LANZABOOTE_BUILD_DIR:-$(git -C "$VM_DIR" rev-parse --show-toplevel 2>/dev/null || echo "$VM_DIR/../..")/build}
 export VM_CACHE VM_LOGDIR VM_PKI VM_ESP_PARTUUID LANZABOOTE_BUILD_DIR
+# lanzatool on the host keeps no hash cache (/var/lib/lanzaboote): every install in a VM test starts cold.
+export LANZATOOL_STATE_DIR=
 
 _vm_say() { echo "[vm] $*" >&2; }
 
