@@ -367,11 +367,11 @@ pc_cut() {
 # ---- the install after a cut --------------------------------------------------------
 
 _pc_file_state() { # ESP_IMG PATH: "absent", "unreadable" (a torn temporary) or the SHA-256 of its content
-	local sum
+	local f
 	MTOOLS_SKIP_CHECK=1 mdir -a -b -i "$1" "::/$2" >/dev/null 2>&1 || { echo absent && return; }
-	sum=$(MTOOLS_SKIP_CHECK=1 mtype -i "$1" "::/$2" 2>/dev/null | sha256sum) && [[ ${PIPESTATUS[0]} == 0 ]] ||
-		{ echo unreadable && return; }
-	echo "${sum%% *}"
+	f=$(mktemp)
+	if MTOOLS_SKIP_CHECK=1 mtype -i "$1" "::/$2" >"$f" 2>/dev/null; then sha256sum <"$f" | cut -d' ' -f1; else echo unreadable; fi
+	rm -f "$f"
 }
 
 # pc_rerun PREP CUTDIR SCENARIO CUT_IMG TMP: runs the same install again, to the end, on CUT_IMG, whose
