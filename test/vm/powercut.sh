@@ -276,9 +276,10 @@ pc_prepare() {
 	_vm_step guest-modules "$VM_CACHE/guest-modules/vfat.ko" "1 $kpkg ${ROTATE_MODULES[*]}" \
 		_rotate_build_modules "$kpkg" >&2
 	_vm_step sdboot-other "$VM_CACHE/sdboot-other/systemd-bootx64.efi" "1 $PC_OTHER_SUITE" _pc_fetch_sdboot >&2
-	# Bump PC_PREP_VERSION when _pc_prepare or the guest script changes.
-	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key "$PC_PREP_VERSION" "$LZB_TOOL" "$LZB_STUB" "$VM_SDBOOT" \
-		"$VM_CACHE/sdboot-other/systemd-bootx64.efi" "$VM_KERNEL" "$VM_INITRD" "$VM_CACHE"/guest-modules/*.ko \
+	# Keyed by this file too (the guest script, the generations); bump PC_PREP_VERSION when anything
+	# else that _pc_prepare uses changes.
+	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key "$PC_PREP_VERSION" "$VM_DIR/powercut.sh" "$LZB_TOOL" \
+		"$LZB_STUB" "$VM_SDBOOT" "$VM_CACHE/sdboot-other/systemd-bootx64.efi" "$VM_KERNEL" "$VM_INITRD" "$VM_CACHE"/guest-modules/*.ko \
 		"$VM_DIR/../lib/bootspec.sh" "$VM_DIR/initrd-init")" _pc_prepare "$prep" >&2
 	PC_PREP=$prep
 }
