@@ -21,7 +21,7 @@
 PC_SCENARIOS=(new stub sdboot)
 PC_OTHER_SUITE=trixie
 PC_INSTALL_TIMEOUT=600
-PC_PREP_VERSION=2
+PC_PREP_VERSION=3
 PC_PY=/usr/bin/python3 # Debian's, with python3-pefile
 # shellcheck source=test/lib/apt-private.sh
 source "$VM_DIR/../lib/apt-private.sh"
@@ -103,10 +103,37 @@ case " \$(cat /proc/cmdline) " in
 esac
 links=
 for g in \$gens; do links="\$links /lzbt/gen/profiles/system-\$g-link"; done
+q=-q
+case " \$(cat /proc/cmdline) " in *" lzbt.pcv=1 "*) q= ;; esac
 echo "LZBT POWERCUT START"
-/lzbt/bin/lanzatool --esp-path=/mnt/esp --pki-bundle=/lzbt/pki --stub=/lzbt/stub-\$stub.efi \\
-	--systemd-boot=/lzbt/sdboot-\$sdboot.efi --no-variables --timeout=0 --configuration-limit=5 -q install \$links
-echo "LZBT POWERCUT END rc=\$?"
+set -- /lzbt/bin/lanzatool --esp-path=/mnt/esp --pki-bundle=/lzbt/pki --stub=/lzbt/stub-\$stub.efi \\
+	--systemd-boot=/lzbt/sdboot-\$sdboot.efi --no-variables --timeout=0 --configuration-limit=5 \$q install \$links
+case " \$(cat /proc/cmdline) " in
+*" lzbt.freeze=1 "*)
+	# The instant of the cut chosen by the guest: as soon as a temporary file exists, lanzatool is
+	# stopped and everything is written back (what the periodic writeback may do at any instant);
+	# the host cuts the power at the marker.
+	"\$@" &
+	pid=\$!
+	while kill -0 \$pid 2>/dev/null; do
+		for f in /mnt/esp/EFI/nixos/.lzbt-* /mnt/esp/EFI/Linux/.lzbt-*; do
+			[ -s "\$f" ] || continue
+			kill -STOP \$pid
+			sync
+			echo "LZBT POWERCUT FROZEN \${f#/mnt/esp/}"
+			sleep 10000
+		done
+	done
+	echo "LZBT POWERCUT FROZEN none"
+	;;
+*)
+	# Not to the console: lanzatool's progress line (on a terminal only) would garble the log.
+	"\$@" 2>/tmp/lzbt.err
+	rc=\$?
+	cat /tmp/lzbt.err
+	echo "LZBT POWERCUT END rc=\$rc"
+	;;
+esac
 umount /mnt/esp
 EOF
 	chmod 0755 "$root/lzbt-script"
@@ -140,13 +167,15 @@ _pc_wait_line() { # LOG ERE PID: wait until LOG has a line matching ERE (0), or 
 
 # DIR SCENARIO DISK [CUT_DELAY_S ENDED]: boots the installer guest (DIR/guest-initrd) on DISK; without
 # CUT_DELAY_S it runs to the end and prints the install's duration (s); with it, QEMU is killed that
-# long after the marker, and if the install ended before, its duration is written to ENDED.
+# long after the marker, and if the install ended before, its duration is written to ENDED; with
+# CUT_DELAY_S "frozen", QEMU is killed when the guest says it froze the install (PC_APPEND=lzbt.freeze=1).
+# PC_APPEND: more words for the guest's command line.
 # QEMU runs without a wrapper: the power cut is a SIGKILL to QEMU's own PID.
 _pc_guest_run_once() {
 	local w=$1 mode=$2 disk=$3 delay=${4:-} ended=${5:-} log=$VM_LOGDIR/powercut-guest.log qpid t0 t1 i rc=0
 	qemu-system-x86_64 -machine q35,accel=tcg -m 1024 -nographic -no-reboot -nic none \
 		-kernel "$VM_KERNEL" -initrd "$w/guest-initrd" \
-		-append "console=ttyS0 panic=-1 quiet no_timer_check lzbt.script=1 lzbt.pc=$mode" \
+		-append "console=ttyS0 panic=-1 quiet no_timer_check lzbt.script=1 lzbt.pc=$mode${PC_APPEND:+ $PC_APPEND}" \
 		-drive "file=$disk,format=raw,if=virtio" </dev/null >"$log" 2>&1 &
 	qpid=$!
 	if ! _pc_wait_line "$log" '^LZBT POWERCUT START' "$qpid"; then
@@ -157,7 +186,12 @@ _pc_guest_run_once() {
 		return 2
 	fi
 	t0=$EPOCHREALTIME
-	if [[ -n $delay ]]; then
+	if [[ $delay == frozen ]]; then # the guest chooses the instant (lzbt.freeze=1)
+		_pc_wait_line "$log" '^LZBT POWERCUT FROZEN' "$qpid" || true
+		kill -9 "$qpid" 2>/dev/null || true # the power cut
+		wait "$qpid" 2>/dev/null || true
+		return 0
+	elif [[ -n $delay ]]; then
 		# Until the instant of the cut; if the install ends first, its duration goes to ENDED.
 		rm -f "$ended"
 		while t1=$EPOCHREALTIME && awk -v a="$t0" -v b="$t1" -v d="$delay" 'BEGIN { exit !(b - a < d) }'; do
@@ -242,9 +276,10 @@ pc_prepare() {
 	_vm_step guest-modules "$VM_CACHE/guest-modules/vfat.ko" "1 $kpkg ${ROTATE_MODULES[*]}" \
 		_rotate_build_modules "$kpkg" >&2
 	_vm_step sdboot-other "$VM_CACHE/sdboot-other/systemd-bootx64.efi" "1 $PC_OTHER_SUITE" _pc_fetch_sdboot >&2
-	# Bump PC_PREP_VERSION when _pc_prepare or the guest script changes.
-	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key "$PC_PREP_VERSION" "$LZB_TOOL" "$LZB_STUB" "$VM_SDBOOT" \
-		"$VM_CACHE/sdboot-other/systemd-bootx64.efi" "$VM_KERNEL" "$VM_INITRD" "$VM_CACHE"/guest-modules/*.ko \
+	# Keyed by this file too (the guest script, the generations); bump PC_PREP_VERSION when anything
+	# else that _pc_prepare uses changes.
+	_vm_step powercut-prep "$prep/sdboot.new" "$(_vm_key "$PC_PREP_VERSION" "$VM_DIR/powercut.sh" "$LZB_TOOL" \
+		"$LZB_STUB" "$VM_SDBOOT" "$VM_CACHE/sdboot-other/systemd-bootx64.efi" "$VM_KERNEL" "$VM_INITRD" "$VM_CACHE"/guest-modules/*.ko \
 		"$VM_DIR/../lib/bootspec.sh" "$VM_DIR/initrd-init")" _pc_prepare "$prep" >&2
 	PC_PREP=$prep
 }
@@ -276,8 +311,9 @@ pc_cut() {
 	if ! MTOOLS_SKIP_CHECK=1 mcopy -s -n -m -i "$c/esp.img" '::/*' "$out/" 2>"$c/mcopy.err"; then
 		if grep -v '\.lzbt-' "$c/mcopy.err" | grep -q .; then problems+=("mcopy: $(head -c 300 "$c/mcopy.err")"); fi
 	fi
-	# 3. The install invariant, with the previous default entry required.
-	if ! "$PC_PY" "$VM_DIR/../install/check-esp.py" "$out" "$(<"$w/$s.previous")" >"$c/check.out" 2>&1; then
+	# 3. The install invariant, with the previous default entry required; every stub signed by our db
+	#    key (so a stub holds the old or the new content, never part of either).
+	if ! "$PC_PY" "$VM_DIR/../install/check-esp.py" --db "$VM_PKI/keys/db/db.pem" "$out" "$(<"$w/$s.previous")" >"$c/check.out" 2>&1; then
 		problems+=("check-esp: $(head -c 300 "$c/check.out" | tr '\n' ' ')")
 	fi
 	# 4. Both systemd-boot copies: signed by our db key, intact, the old or the new version.
@@ -319,7 +355,87 @@ pc_cut() {
 	fi
 	[[ -s $2/ended ]] && verdict+=" (after the end: the install took $(<"$2/ended") s)"
 	echo "$verdict"
-	return $(((${#problems[@]} > 0 ? 1 : 0) + (bootable ? 0 : 2)))
+	# With PC_RERUN=1, a cut that left a temporary file is followed by the install run to the end.
+	rc=$(((${#problems[@]} > 0 ? 1 : 0) + (bootable ? 0 : 2)))
+	f=$(MTOOLS_SKIP_CHECK=1 mdir -a -/ -b -i "$c/esp.img" ::/ 2>/dev/null | sed -n 's|^::/||; /\/\.lzbt-[^/]*$/{p;q}')
+	if [[ ${PC_RERUN:-0} == 1 && -n $f ]]; then
+		echo -n "  then: "
+		pc_rerun "$w" "$c" "$s" "$img" "$f" || rc=$((rc | 1))
+	fi
+	return "$rc"
+}
+
+# ---- the install after a cut --------------------------------------------------------
+
+_pc_file_state() { # ESP_IMG PATH: "absent", "unreadable" (a torn temporary) or the SHA-256 of its content
+	local f
+	MTOOLS_SKIP_CHECK=1 mdir -a -b -i "$1" "::/$2" >/dev/null 2>&1 || { echo absent && return; }
+	f=$(mktemp)
+	if MTOOLS_SKIP_CHECK=1 mtype -i "$1" "::/$2" >"$f" 2>/dev/null; then sha256sum <"$f" | cut -d' ' -f1; else echo unreadable; fi
+	rm -f "$f"
+}
+
+# pc_rerun PREP CUTDIR SCENARIO CUT_IMG TMP: runs the same install again, to the end, on CUT_IMG, whose
+# ESP holds the temporary file TMP (a path in the ESP) left by the cut, and judges it. On FAT a
+# temporary may share clusters with a live file after a torn FAT, so lanzatool must not delete it:
+# the install must warn naming it and saying to check with fsck.fat, leave it as it was, and still
+# end in a sound ESP with the new default (fsck.fat -n, check-esp.py on the mtools copy, loader.conf
+# the same as after an uncut install). Prints one line; returns 0 (sound) or 1.
+pc_rerun() {
+	local w=$1 c=$2 s=$3 cut=$4 tmp=$5 rc=0 problems=() log before
+	rm -rf "$c/rerun" && mkdir -p "$c/rerun/esp"
+	pc_esp_image "$cut" "$c/rerun/esp.img"
+	before=$(_pc_file_state "$c/rerun/esp.img" "$tmp")
+	PC_APPEND=lzbt.pcv=1 pc_guest_run "$w" "$s" "$cut" "$c/rerun/disk.img" >/dev/null || rc=$?
+	log=$VM_LOGDIR/powercut-$s-rerun.guest.log
+	tr -d '\r' <"$VM_LOGDIR/powercut-guest.log" >"$log"
+	((rc == 0)) || problems+=("the install failed, see $log")
+	grep -qxF "lanzatool: warning: /mnt/esp/$tmp: left by an interrupted install, not removed" "$log" ||
+		problems+=("no warning naming /mnt/esp/$tmp")
+	grep -q "^lanzatool: warning: /mnt/esp: .*Check the unmounted ESP with 'fsck\.fat -n DEVICE'" "$log" ||
+		problems+=("no warning saying how to check the file system")
+	pc_esp_image "$c/rerun/disk.img" "$c/rerun/esp.img"
+	[[ $(_pc_file_state "$c/rerun/esp.img" "$tmp") == "$before" ]] || problems+=("$tmp: removed or changed")
+	fsck.fat -n "$c/rerun/esp.img" >"$c/rerun/fsck.out" 2>&1 || true
+	if ! "$PC_PY" "$VM_DIR/powercut-fsck.py" "$c/rerun/fsck.out" >"$c/rerun/fsck.verdict" 2>&1; then
+		problems+=("fsck.fat: $(head -c 300 "$c/rerun/fsck.verdict" | tr '\n' ' ')")
+	fi
+	if ! MTOOLS_SKIP_CHECK=1 mcopy -s -n -m -i "$c/rerun/esp.img" '::/*' "$c/rerun/esp/" 2>"$c/rerun/mcopy.err"; then
+		problems+=("mcopy: $(head -c 300 "$c/rerun/mcopy.err")")
+	elif ! "$PC_PY" "$VM_DIR/../install/check-esp.py" --db "$VM_PKI/keys/db/db.pem" "$c/rerun/esp" \
+		"$(<"$w/$s.new")" >"$c/rerun/check.out" 2>&1; then
+		problems+=("check-esp: $(head -c 300 "$c/rerun/check.out" | tr '\n' ' ')")
+	else
+		MTOOLS_SKIP_CHECK=1 mcopy -n -i "$w/to-$s.img@@1M" ::/loader/loader.conf "$c/rerun/loader.conf.to"
+		cmp -s "$c/rerun/esp/loader/loader.conf" "$c/rerun/loader.conf.to" ||
+			problems+=("loader/loader.conf differs from an uncut install's")
+	fi
+	if ((${#problems[@]})); then
+		echo "install after a cut that left $tmp ($s): CHECKER FAILURE: ${problems[*]}"
+		return 1
+	fi
+	echo "install after a cut that left $tmp ($s): warned, left it in place, sound"
+}
+
+# pc_leftover PREP WORK SCENARIO: a power cut that surely leaves a temporary file, then pc_rerun. The
+# guest picks the instant (lzbt.freeze=1): once a temporary with data exists, lanzatool is stopped
+# and everything is written back, as the periodic writeback may do at any instant; then QEMU is killed.
+pc_leftover() {
+	local w=$1 c=$2/leftover s=$3 tmp rc=0
+	rm -rf "$c" && mkdir -p "$c"
+	PC_APPEND=lzbt.freeze=1 pc_guest_run "$w" "$s" "$w/from-$s.img" "$c/disk.img" frozen || rc=$?
+	cp "$VM_LOGDIR/powercut-guest.log" "$VM_LOGDIR/powercut-$s-leftover.guest.log"
+	tmp=$(tr -d '\r' <"$VM_LOGDIR/powercut-$s-leftover.guest.log" | sed -n 's/^LZBT POWERCUT FROZEN //p' | head -n 1)
+	if ((rc)) || [[ -z $tmp || $tmp == none ]]; then
+		echo "install after a cut ($s): CHECKER FAILURE: no temporary file to cut at, see $VM_LOGDIR/powercut-$s-leftover.guest.log"
+		return 1
+	fi
+	pc_esp_image "$c/disk.img" "$c/esp.img"
+	if ! MTOOLS_SKIP_CHECK=1 mdir -a -b -i "$c/esp.img" "::/$tmp" >/dev/null 2>&1; then
+		echo "install after a cut ($s): CHECKER FAILURE: $tmp is not on the cut image"
+		return 1
+	fi
+	pc_rerun "$w" "$c" "$s" "$c/disk.img" "$tmp"
 }
 
 # pc_run PREP WORK CUTS SEED: CUTS cuts over the scenarios in turn, at seeded instants spread uniformly
@@ -340,6 +456,8 @@ pc_run() {
 		# the span the later cuts of that scenario are drawn from.
 		if [[ -s $work/ended ]]; then span[$s]=$(<"$work/ended"); fi
 	done
+	# The FAT branch of lanzatool's leftover handling: one install after a cut that left a temporary.
+	pc_leftover "$w" "$work" new || failures=$((failures + 1))
 	echo "power cuts: $cuts; unbootable: $unbootable; checker failures: $failures"
 	((unbootable == 0 && failures == 0))
 }

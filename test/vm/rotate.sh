@@ -110,10 +110,13 @@ rotate_prepare() {
 	ln -sf "$w/initrd-rotate" "$w/store/k-linux-6.1.0/initrd"
 	KERNEL=$w/store/k-linux-6.1.0/bzImage INITRD=$w/store/k-linux-6.1.0/initrd GEN_ROOT=$w \
 		PARAMS=$ROTATE_PARAMS mk_generation 1 k
-	mkdir -p "$w/esp"
+	mkdir -p "$w/esp" "$w/no-efivars"
 	# ROTATE_XBOOTLDR=1: the entries on an XBOOTLDR partition (DIR/xbootldr, the disk's second partition).
 	[[ -z ${ROTATE_XBOOTLDR:-} ]] || mkdir -p "$w/xbootldr"
-	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$w/esp" ${ROTATE_XBOOTLDR:+--boot-path="$w/xbootldr"} \
+	# An empty efivarfs: the host's own firmware (its db, Secure Boot state) has nothing to say about
+	# the VM's ESP, and on a Secure Boot host the db-trust guard would read the host's db.
+	LANZATOOL_EFIVARFS=$w/no-efivars LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" -q --esp-path="$w/esp" \
+		${ROTATE_XBOOTLDR:+--boot-path="$w/xbootldr"} \
 		--pki-bundle="$w/pki" --stub="$LZB_STUB" --no-variables --timeout=0 install "$w/profiles/system-1-link"
 	[[ -z ${ROTATE_ESP_HOOK:-} ]] || "$ROTATE_ESP_HOOK" "$w/esp"
 	cp -r "$w/esp" "$w/esp-old"
