@@ -51,6 +51,14 @@ struct arguments {
 
 extern struct arguments arg;
 
+/* Exit status of a usage error: an unknown option or command, a bad value, a missing required option,
+ * the wrong number of arguments. 0 is success and 1 any other failure. */
+#define EXIT_USAGE 2
+
+/* The one way to report a usage error, from option parsing or a verb's own checks: logs
+ * "lanzatool: <message>, see "lanzatool VERB --help"" and returns EXIT_USAGE. */
+int usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
 int verb_install(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);
 int verb_verify(int argc, char *argv[]);

@@ -335,11 +335,11 @@ int verb_measure(int argc, char *argv[])
         int r;
 
         if (arg.pcr_public_key && !arg.pcr_private_key)
-                return log_error("--pcr-public-key= needs --pcr-private-key="), 2;
+                return usage_error("--pcr-public-key= needs --pcr-private-key=");
         if (arg.pcr == TPM2_PCR_BOOT_LOADER_CODE && (!stub || files || arg.pcr_private_key || arg.phases))
-                return log_error("measure --pcr=4 takes a STUB, and no section files, phases or keys"), 2;
+                return usage_error("measure --pcr=4 takes a STUB, and no section files, phases or keys");
         if (!stub == !files)
-                return log_error("measure takes either a STUB or section files (--linux= …), see --help"), 2;
+                return usage_error("measure takes either a STUB or section files (--linux= …)");
 
         if (arg.pcr == TPM2_PCR_BOOT_LOADER_CODE)
                 r = measure_pcr4(stub);

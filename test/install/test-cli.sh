@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# One command-line convention for every verb: a usage error (unknown option or command, missing or bad
+# value, missing required option, wrong number of arguments) exits 2 with one line on stderr that says
+# what was wrong and where to look, writes nothing to stdout and changes nothing; "VERB --help" exits 0
+# and lists that verb's own options.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+mk_pki "$T/pki"
+mk_generation 1
+install_gens 1
+esp_snapshot >"$T/before"
+
+# usage ARGS...: lanzatool ARGS exits 2, prints one "lanzatool: …, see "lanzatool [VERB ]--help"" line on
+# stderr (naming $EXPECT) and nothing on stdout. The ESP is compared once, at the end.
+usage() {
+	local rc=0 err
+	"$LANZATOOL" "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
+	mapfile -t err <"$T/err"
+	((rc == 2)) || fail "lanzatool $*: exit $rc, not 2 (stderr: ${err[*]})"
+	[[ ! -s $T/out ]] || fail "lanzatool $*: a usage error printed on stdout: $(head -c 300 "$T/out")"
+	((${#err[@]} == 1)) || fail "lanzatool $*: not one line on stderr: ${err[*]}"
+	[[ ${err[0]} =~ ^lanzatool:\ .*,\ see\ \"lanzatool\ ([a-z-]+\ )?--help\"$ ]] ||
+		fail "lanzatool $*: the message does not say where to look: ${err[0]}"
+	[[ ${err[0]} == *"${EXPECT:-}"* ]] || fail "lanzatool $*: the message does not name \"$EXPECT\": ${err[0]}"
+}
+
+ESP=--esp-path=$T/esp
+PKI=--pki-bundle=$T/pki
+
+# The verbs, as the general --help lists them.
+"$LANZATOOL" --help >"$T/help" || fail "--help: exit $?"
+mapfile -t verbs < <(sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\).*/\1/p' "$T/help")
+((${#verbs[@]} >= 11)) || fail "--help lists ${#verbs[@]} commands: ${verbs[*]}"
+
+for v in "${verbs[@]}"; do
+	EXPECT=--no-such-option usage "$v" --no-such-option
+	EXPECT=--no-such-option usage "$ESP" --no-such-option "$v"
+	EXPECT=-Z usage "$v" -Z
+	EXPECT="--json: \"xml\"" usage "$v" --json=xml
+	EXPECT=--esp-path usage "$v" --esp-path
+	EXPECT=--configuration-limit usage "$v" --configuration-limit=ten
+	EXPECT=--key-size usage "$v" --key-size=1000
+	EXPECT=--help usage "$v" --help --no-such-option
+	# Its own help: exit 0, on stdout, naming the verb, listing options.
+	"$LANZATOOL" "$v" --help >"$T/vhelp" 2>"$T/err" || fail "$v --help: exit $?"
+	[[ ! -s $T/err ]] || fail "$v --help wrote on stderr: $(cat "$T/err")"
+	head -n 1 "$T/vhelp" | grep -qE "^lanzatool \[OPTIONS\.\.\.\] $v( |$)" ||
+		fail "$v --help does not begin with its synopsis: $(head -n 1 "$T/vhelp")"
+	grep -q -- '^  -h --help' "$T/vhelp" || fail "$v --help lists no options"
+	cmp -s "$T/vhelp" "$T/help" && fail "$v --help is the general help"
+	cp "$T/vhelp" "$T/help-$v"
+	# --help anywhere on the line, before or after the verb.
+	"$LANZATOOL" --help "$v" | cmp -s - "$T/vhelp" || fail "--help $v differs from $v --help"
+done
+
+# Each verb lists its own options and not another's.
+has_option() { # VERB OPTION: VERB --help (saved by the loop above) lists OPTION
+	grep -qE -- "^  (-. |   )$2([=[ ]|$)" "$T/help-$1"
+}
+while read -r v yes no; do
+	for o in ${yes//,/ }; do has_option "$v" "$o" || fail "$v --help lacks $o"; done
+	for o in ${no//,/ }; do has_option "$v" "$o" && fail "$v --help lists $o, which it does not take"; done
+done <<'EOF'
+install            --esp-path,--pki-bundle,--stub,--configuration-limit,--dry-run,--auto-enroll  --output,--kek,--linux,--export-auth
+list               --esp-path,--pki-bundle,--json                        --stub,--output,--dry-run,--kek
+verify             --esp-path,--pki-bundle                               --stub,--output,--configuration-limit
+status             --esp-path,--pki-bundle,--json                        --stub,--dry-run
+remove             --esp-path,--pki-bundle,--dry-run                     --stub,--configuration-limit
+create-keys        --pki-bundle,--key-size                               --esp-path,--stub,--json
+enroll-keys        --pki-bundle,--export-auth,--microsoft,--append       --esp-path,--stub
+list-enrolled-keys --json                                                --esp-path,--pki-bundle
+sign               --pki-bundle,--output,--dry-run                       --esp-path,--stub,--json
+rotate-keys        --esp-path,--pki-bundle,--kek,--new-db-key,--stub     --dry-run,--output
+measure            --esp-path,--pcr,--bank,--phase,--linux,--json        --pki-bundle,--stub,--output
+EOF
+
+# Unknown or missing command.
+EXPECT='unknown command "frobnicate"' usage frobnicate
+EXPECT='unknown command "frobnicate"' usage --help frobnicate
+EXPECT='no command' usage "$ESP"
+
+# Required --pki-bundle: every verb that signs or reads keys says so, and how to get one.
+for v in install verify sign rotate-keys create-keys enroll-keys; do
+	args=()
+	[[ $v == install || $v == rotate-keys ]] && args=("$T/profiles/system-1-link")
+	[[ $v == sign ]] && args=("$T/esp/EFI/BOOT/BOOTX64.EFI")
+	EXPECT="$v needs --pki-bundle=DIR" usage "$ESP" --stub="$LANZABOOTE_STUB" "$v" "${args[@]}"
+done
+
+# Wrong number of arguments.
+for a in "install" "list x" "verify x" "status x" "remove x" "sign" "sign a b" "rotate-keys" "measure a b" \
+	"create-keys x" "enroll-keys x" "list-enrolled-keys x"; do
+	# shellcheck disable=SC2086 # the verb and its arguments
+	EXPECT="wrong number of arguments" usage "$ESP" "$PKI" $a
+done
+
+# Bad values of each kind of option.
+EXPECT='--editor: "maybe"' usage "$ESP" "$PKI" install --editor=maybe "$T/profiles/system-1-link"
+EXPECT='--boot-counting: "-1"' usage "$ESP" "$PKI" install --boot-counting=-1 "$T/profiles/system-1-link"
+EXPECT='--pcr: "7"' usage measure --pcr=7 "$T/esp/EFI/BOOT/BOOTX64.EFI"
+EXPECT='--bank: "md5"' usage measure --bank=md5 "$T/esp/EFI/BOOT/BOOTX64.EFI"
+EXPECT='--key-size: "1024"' usage "$PKI" create-keys --key-size=1024
+EXPECT='--dry-run' usage "$ESP" --dry-run=yes list
+
+# A verb's own checks of what its options mean together.
+EXPECT='--dry-run' usage "$ESP" "$PKI" --dry-run rotate-keys "$T/profiles/system-1-link"
+EXPECT='--pcr-private-key' usage measure --pcr-public-key="$T/pki/keys/db/db.pem" --linux=/dev/null
+EXPECT='either a STUB or section files' usage measure
+EXPECT='--pcr=4 takes a STUB' usage measure --pcr=4 --linux=/dev/null
+
+# More ESPs than the verb takes.
+EXPECT='takes one --esp-path' usage "$ESP" --esp-path="$T/esp" list
+
+esp_snapshot | cmp -s - "$T/before" || fail "a usage error changed the ESP"
+
+# Not a usage error: a failure exits 1 (an ESP directory that does not exist).
+rc=0
+"$LANZATOOL" --esp-path="$T/nothing" list >/dev/null 2>&1 || rc=$?
+((rc == 1)) || fail "list of a missing ESP: exit $rc, not 1"
+
+echo "PASS: usage errors of ${#verbs[@]} verbs exit 2 with one line, each verb's --help lists its own options"
