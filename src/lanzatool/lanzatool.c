@@ -19,7 +19,7 @@
 #include "util.h"
 
 struct arguments arg = {
-        .loader = {.timeout = -1, .default_entry = "nixos-*"},
+        .loader = {.default_entry = "nixos-*"},
 };
 
 enum verb_id {
@@ -183,7 +183,11 @@ static const struct option_doc {
          "TRIES",
          V_INSTALL,
          "Give new entries TRIES boot attempts"},
-        {{"timeout", required_argument, NULL, ARG_TIMEOUT}, "SEC", V_INSTALL, "loader.conf: menu timeout"},
+        {{"timeout", required_argument, NULL, ARG_TIMEOUT},
+         "SEC|menu-force|menu-hidden|menu-disabled",
+         V_INSTALL,
+         "loader.conf: menu timeout in seconds; or show the menu always,\n"
+         "only on a key press, or never"},
         {{"default", required_argument, NULL, ARG_DEFAULT},
          "PATTERN",
          V_INSTALL,
@@ -193,7 +197,7 @@ static const struct option_doc {
          V_INSTALL,
          "loader.conf: allow editing the command line (default: no)"},
         {{"console-mode", required_argument, NULL, ARG_CONSOLE_MODE},
-         "MODE",
+         "N|auto|max|keep",
          V_INSTALL,
          "loader.conf: console mode"},
         {{"default-generation", required_argument, NULL, ARG_DEFAULT_GENERATION},
@@ -447,6 +451,21 @@ static int parse_unsigned(const char *option, const char *s, unsigned *ret)
         return 0;
 }
 
+/* A loader.conf value: a decimal number or one of words, as systemd-boot reads it (loader.conf(5)). */
+static int parse_loader_value(const char *option, const char *s, const char *const *words,
+                              const char *accepted, const char **ret)
+{
+        for (; *words; words++)
+                if (strcmp(s, *words) == 0) {
+                        *ret = s;
+                        return 0;
+                }
+        if (s[0] < '0' || s[0] > '9' || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9)
+                return bad_value(option, s, accepted);
+        *ret = s;
+        return 0;
+}
+
 static int parse_bool(const char *option, const char *s, bool *ret)
 {
         if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
@@ -494,7 +513,6 @@ static int parse_argv(int argc, char *argv[])
 {
         struct option options[ELEMENTSOF(option_docs) + 1] = {};
         bool want_help = false;
-        unsigned timeout;
         int c, r = 0;
 
         arg.stub = getenv("LANZABOOTE_STUB");
@@ -529,8 +547,10 @@ static int parse_argv(int argc, char *argv[])
                         r = parse_unsigned("--boot-counting", optarg, &arg.boot_counting);
                         break;
                 case ARG_TIMEOUT:
-                        r = parse_unsigned("--timeout", optarg, &timeout);
-                        arg.loader.timeout = r >= 0 && timeout <= INT_MAX ? (int)timeout : -1;
+                        r = parse_loader_value(
+                                "--timeout", optarg,
+                                (const char *const[]){"menu-force", "menu-hidden", "menu-disabled", NULL},
+                                "seconds, menu-force, menu-hidden or menu-disabled", &arg.loader.timeout);
                         break;
                 case ARG_DEFAULT:
                         arg.loader.default_entry = optarg;
@@ -539,7 +559,9 @@ static int parse_argv(int argc, char *argv[])
                         r = parse_bool("--editor", optarg, &arg.loader.editor);
                         break;
                 case ARG_CONSOLE_MODE:
-                        arg.loader.console_mode = optarg;
+                        r = parse_loader_value("--console-mode", optarg,
+                                               (const char *const[]){"auto", "max", "keep", NULL},
+                                               "a mode number, auto, max or keep", &arg.loader.console_mode);
                         break;
                 case ARG_DEFAULT_GENERATION:
                         arg.default_generation = optarg;

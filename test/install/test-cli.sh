@@ -101,6 +101,9 @@ EXPECT='--pcr: "7"' usage measure --pcr=7 "$T/esp/EFI/BOOT/BOOTX64.EFI"
 EXPECT='--bank: "md5"' usage measure --bank=md5 "$T/esp/EFI/BOOT/BOOTX64.EFI"
 EXPECT='--key-size: "1024"' usage "$PKI" create-keys --key-size=1024
 EXPECT='--dry-run' usage "$ESP" --dry-run=yes list
+EXPECT='--timeout: "menu-shown"' usage "$ESP" "$PKI" --timeout=menu-shown install "$T/profiles/system-1-link"
+EXPECT='--timeout: "-1"' usage "$ESP" "$PKI" --timeout=-1 install "$T/profiles/system-1-link"
+EXPECT='--console-mode: "wide"' usage "$ESP" "$PKI" --console-mode=wide install "$T/profiles/system-1-link"
 
 # A verb's own checks of what its options mean together.
 EXPECT='--dry-run' usage "$ESP" "$PKI" --dry-run rotate-keys "$T/profiles/system-1-link"
@@ -112,6 +115,13 @@ EXPECT='--pcr=4 takes a STUB' usage measure --pcr=4 --linux=/dev/null
 EXPECT='takes one --esp-path' usage "$ESP" --esp-path="$T/esp" list
 
 esp_snapshot | cmp -s - "$T/before" || fail "a usage error changed the ESP"
+
+# loader.conf's words for the timeout and the console mode are taken and written as they are.
+for t in menu-force menu-hidden menu-disabled 7; do
+	lzbt -q --no-variables --timeout=$t --console-mode=max install "$T/profiles/system-1-link" || fail "--timeout=$t: exit $?"
+	grep -qx "timeout $t" "$T/esp/loader/loader.conf" || fail "--timeout=$t: $(cat "$T/esp/loader/loader.conf")"
+	grep -qx "console-mode max" "$T/esp/loader/loader.conf" || fail "--console-mode=max: $(cat "$T/esp/loader/loader.conf")"
+done
 
 # Not a usage error: a failure exits 1 (an ESP directory that does not exist).
 rc=0
