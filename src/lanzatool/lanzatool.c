@@ -97,6 +97,7 @@ static const struct verb {
 enum {
         ARG_VERSION = 0x100,
         ARG_ESP_PATH,
+        ARG_NO_ESP_CHECKS,
         ARG_PKI_BUNDLE,
         ARG_STUB,
         ARG_SYSTEMD_BOOT,
@@ -159,6 +160,11 @@ static const struct option_doc {
          V_ESP,
          "The ESP (default: the first of /efi, /boot, /boot/efi);\n"
          "rotate-keys: repeatable, every ESP to re-sign"},
+        {{"no-esp-checks", no_argument, NULL, ARG_NO_ESP_CHECKS},
+         NULL,
+         V_ESP,
+         "Accept any directory as the ESP (an image being built, a copy),\n"
+         "with a warning; as LANZATOOL_RELAX_ESP_CHECKS=1"},
         {{"pki-bundle", required_argument, NULL, ARG_PKI_BUNDLE},
          "DIR",
          V_BUNDLE,
@@ -409,6 +415,7 @@ static const struct verb *verb_find(const char *name)
         return NULL;
 }
 
+static bool no_esp_checks;
 static const char *verb_running; /* for usage_error(): the verb dispatched, NULL before */
 
 int usage_error(const char *format, ...)
@@ -530,6 +537,9 @@ static int parse_argv(int argc, char *argv[])
                         return version();
                 case ARG_ESP_PATH:
                         r = add_esp_path(optarg);
+                        break;
+                case ARG_NO_ESP_CHECKS:
+                        no_esp_checks = true;
                         break;
                 case ARG_PKI_BUNDLE:
                         arg.pki_bundle = optarg;
@@ -701,6 +711,14 @@ static int dispatch(int argc, char *argv[])
         if (v->needs_pki_bundle && !arg.pki_bundle)
                 return usage_error("%s needs --pki-bundle=DIR (create one with \"lanzatool create-keys\")",
                                    v->name);
+        if (no_esp_checks) {
+                /* esp.c's one switch for plain directories; the option documents it and warns. */
+                if (setenv("LANZATOOL_RELAX_ESP_CHECKS", "1", 1) < 0)
+                        return log_error("--no-esp-checks: %s", strerror(errno)), 1;
+                log_warning("--no-esp-checks: %s is used as the ESP without checking that it is a mounted "
+                            "EFI System Partition",
+                            arg.esp_path ?: "the first of /efi, /boot, /boot/efi");
+        }
         return v->run(argc, argv);
 }
 

@@ -93,6 +93,11 @@ static int sections_from_stub(const char *path, struct pcr11_sections *ret)
                 return log_error_errno(r, "%s: %s", path, message ?: strerror(-r));
         if (kernel_path) {
                 r = esp_find(arg.esp_path, &esp);
+                if (r < 0 && !arg.esp_path)
+                        return log_error_errno(r,
+                                               "%s pins its kernel %s on an ESP: give --esp-path=DIR (with "
+                                               "--no-esp-checks for a directory that is not a mounted ESP)",
+                                               path, kernel_path);
                 if (r >= 0)
                         r = esp_file_digests(&esp, kernel_path, &kernel);
                 if (r >= 0 && initrd_path)

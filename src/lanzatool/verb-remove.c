@@ -44,6 +44,10 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
                        memcmp(data, LOADER_CONF_MARKER, strlen(LOADER_CONF_MARKER)) == 0;
         else
                 ours = cert && authenticode_verify(data, size, cert, &message) >= 0;
+        if (ours && arg.dry_run) {
+                printf("would remove %s/%s\n", esp->path, path);
+                return 0;
+        }
         if (!ours) {
                 log_info("%s/%s: not installed by lanzatool%s, leaving it", esp->path, path,
                          cert || strcmp(path, LOADER_CONF_PATH) == 0 ? "" : " (no --pki-bundle to tell)");
@@ -55,6 +59,15 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
                         return log_error_errno(r, "%s/" ESP_AUTO_ENROLL_DIR ": %s", esp->path, strerror(-r));
         }
         return unlink_at(esp->fd, path);
+}
+
+/* --dry-run: every file the removal would delete, one per line. */
+static void print_plan(const char *esp, const struct gc_plan *g)
+{
+        for (char **s = g->stubs; s && *s; s++)
+                printf("would remove %s/EFI/Linux/%s\n", esp, *s);
+        for (char **p = g->payloads; p && *p; p++)
+                printf("would remove %s/EFI/nixos/%s\n", esp, *p);
 }
 
 int verb_remove(int argc, char *argv[])
@@ -70,18 +83,21 @@ int verb_remove(int argc, char *argv[])
                 r = pki_load_certificate(arg.pki_bundle, &cert);
         if (r >= 0)
                 r = gc_plan(esp.path, NULL, NULL, &g);
+        if (r >= 0 && arg.dry_run)
+                print_plan(esp.path, &g);
         if (r >= 0 && !arg.dry_run)
                 r = gc_run(esp.path, &g);
         /* systemd-boot of every architecture: the ESP may have been installed for either. */
-        for (size_t i = 0; r >= 0 && !arg.dry_run && i < efi_arches_count; i++) {
+        for (size_t i = 0; r >= 0 && i < efi_arches_count; i++) {
                 r = remove_if_ours(&esp, efi_arches[i].systemd_boot_path, cert);
                 if (r >= 0)
                         r = remove_if_ours(&esp, efi_arches[i].removable_path, cert);
         }
-        if (r >= 0 && !arg.dry_run)
+        if (r >= 0)
                 r = remove_if_ours(&esp, LOADER_CONF_PATH, cert);
         if (r >= 0)
-                log_info("%s: removed %zu entries and %zu files", esp.path, strv_length(g.stubs),
+                log_info("%s: %s %zu entries and %zu files", esp.path,
+                         arg.dry_run ? "would remove" : "removed", strv_length(g.stubs),
                          strv_length(g.payloads));
         gc_plan_done(&g);
         X509_free(cert);

@@ -123,6 +123,35 @@ for t in menu-force menu-hidden menu-disabled 7; do
 	grep -qx "console-mode max" "$T/esp/loader/loader.conf" || fail "--console-mode=max: $(cat "$T/esp/loader/loader.conf")"
 done
 
+# remove --dry-run names every file remove would delete, and deletes none.
+esp_snapshot >"$T/before"
+lzbt --dry-run remove >"$T/plan" 2>"$T/err" || fail "remove --dry-run: exit $?: $(cat "$T/err")"
+esp_snapshot | cmp -s - "$T/before" || fail "remove --dry-run changed the ESP"
+(cd "$T/esp" && find EFI/Linux EFI/nixos EFI/systemd EFI/BOOT loader/loader.conf -type f | sort) |
+	sed "s|^|would remove $T/esp/|" >"$T/expected"
+sort "$T/plan" | diff -u "$T/expected" - >&2 || fail "remove --dry-run does not list exactly the files on the ESP"
+grep -q "would remove 1 entries" "$T/err" || fail "remove --dry-run: $(cat "$T/err")"
+
+# A plain directory as ESP: refused without --no-esp-checks, taken with it and a warning.
+rc=0
+env -u LANZATOOL_RELAX_ESP_CHECKS "$LANZATOOL" "$ESP" list >/dev/null 2>"$T/err" || rc=$?
+((rc == 1)) || fail "list of a directory ESP without --no-esp-checks: exit $rc"
+env -u LANZATOOL_RELAX_ESP_CHECKS "$LANZATOOL" "$ESP" --no-esp-checks list >"$T/out" 2>"$T/err" ||
+	fail "list --no-esp-checks: exit $?: $(cat "$T/err")"
+grep -q "warning: --no-esp-checks: $T/esp is used as the ESP without checking" "$T/err" ||
+	fail "list --no-esp-checks gives no warning: $(cat "$T/err")"
+grep -q 'nixos-generation-1-' "$T/out" || fail "list --no-esp-checks: $(cat "$T/out")"
+
+# measure of an installed stub without --esp-path says that it needs one (unless this host has an ESP
+# where lanzatool looks for one).
+if ! mountpoint -q /efi 2>/dev/null && ! mountpoint -q /boot 2>/dev/null && ! mountpoint -q /boot/efi 2>/dev/null; then
+	stub=$(ls "$T"/esp/EFI/Linux/nixos-generation-1-*.efi)
+	rc=0
+	env -u LANZATOOL_RELAX_ESP_CHECKS "$LANZATOOL" measure "$stub" >/dev/null 2>"$T/err" || rc=$?
+	((rc == 1)) && grep -q "$stub pins its kernel .* give --esp-path=DIR" "$T/err" ||
+		fail "measure STUB without an ESP: exit $rc: $(cat "$T/err")"
+fi
+
 # Not a usage error: a failure exits 1 (an ESP directory that does not exist).
 rc=0
 "$LANZATOOL" --esp-path="$T/nothing" list >/dev/null 2>&1 || rc=$?
