@@ -55,7 +55,7 @@ static char *check_pinned(const char *esp, struct inventory_entry *e, const char
         else if (memcmp(digest, hash->data, 32) != 0)
                 set_problem(e, "%s does not match its pinned hash", full);
         else
-                e->size += size;
+                e->pinned_size += size;
         return strdup(name);
 }
 
@@ -88,7 +88,7 @@ static void check_entry(const char *esp, X509 *cert, struct inventory_entry *e)
                 set_problem(e, "%s is not a readable PE image", path);
                 return;
         }
-        e->size = size;
+        e->stub_size = size;
         e->signature = !cert ? -1 : authenticode_verify(image, size, cert, &message) >= 0;
         if (e->signature == 0)
                 set_problem(e, "%s is not signed by the db key", path);
