@@ -18,6 +18,7 @@ struct inventory_entry {
         char *problem;        /* NULL when the stub and what it pins are sound */
         uint64_t stub_size;   /* the stub's own bytes */
         uint64_t pinned_size; /* the kernel and initrd it pins, which other entries may share */
+        bool bad_pin;         /* a pinned file is missing, unpinned or does not match its hash */
         bool booted;          /* LoaderEntrySelected names it (counter and case aside) */
         bool is_default;      /* systemd-boot boots it next (boot-choice.h) */
 };

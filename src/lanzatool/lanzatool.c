@@ -92,7 +92,9 @@ static const struct verb {
 #define V_BUNDLE                                                                                            \
         (V_INSTALL | V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) | V(VERB_SIGN) |       \
          V(VERB_CREATE_KEYS) | V(VERB_ENROLL_KEYS))
-#define V_JSON (V(VERB_LIST) | V(VERB_STATUS) | V(VERB_MEASURE) | V(VERB_LIST_ENROLLED_KEYS))
+#define V_JSON                                                                                              \
+        (V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) | V(VERB_MEASURE) |                \
+         V(VERB_LIST_ENROLLED_KEYS))
 
 enum {
         ARG_VERSION = 0x100,
@@ -405,6 +407,13 @@ static int help(const struct verb *v)
                 puts("\n\"lanzatool COMMAND --help\" shows the options of one command.");
         puts("\nExit status: 0 success, 1 failure, 2 usage error.");
         return 0;
+}
+
+void json_print(struct json_object *o)
+{
+        puts(json_object_to_json_string_ext(o, arg.json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
+                                                                       : JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
 }
 
 static const struct verb *verb_find(const char *name)

@@ -51,6 +51,10 @@ struct arguments {
 
 extern struct arguments arg;
 
+struct json_object;
+/* Prints o on stdout as --json asks (pretty or on one line) and frees it. */
+void json_print(struct json_object *o);
+
 /* Exit status of a usage error: an unknown option or command, a bad value, a missing required option,
  * the wrong number of arguments. 0 is success and 1 any other failure. */
 #define EXIT_USAGE 2

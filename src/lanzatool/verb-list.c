@@ -65,9 +65,7 @@ static void print_json(const char *esp, const struct inventory *inv)
                 json_object_object_add(o, "pinnedSize", json_object_new_int64((int64_t)e->pinned_size));
                 json_object_array_add(a, o);
         }
-        puts(json_object_to_json_string_ext(a, arg.json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
-                                                                       : JSON_C_TO_STRING_PLAIN));
-        json_object_put(a);
+        json_print(a);
 }
 
 static void print_table(const struct inventory *inv)

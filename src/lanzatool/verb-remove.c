@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "plan.h"
 #include "util.h"
 
 /* Our loader.conf comes with the auto-enrollment payloads it names (install --auto-enroll). */
@@ -29,8 +31,17 @@ static int remove_auto_enroll(const struct esp *esp)
         return r;
 }
 
+/* Adds ESP/DIR/NAME (DIR may be NULL) to the list of what is removed (or would be, with --dry-run). */
+static int note(char ***removed, const char *esp, const char *dir, const char *name)
+{
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s%s%s", esp, dir ?: "", dir ? "/" : "", name);
+        return strv_extend(removed, path) < 0 ? log_error_errno(-ENOMEM, "out of memory") : 0;
+}
+
 /* Removes path when it is ours: loader.conf with our marker, systemd-boot signed by our db key. */
-static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
+static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert, char ***removed)
 {
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *message = NULL;
@@ -44,9 +55,10 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
                        memcmp(data, LOADER_CONF_MARKER, strlen(LOADER_CONF_MARKER)) == 0;
         else
                 ours = cert && authenticode_verify(data, size, cert, &message) >= 0;
-        if (ours && arg.dry_run) {
-                printf("would remove %s/%s\n", esp->path, path);
-                return 0;
+        if (ours) {
+                int r = note(removed, esp->path, NULL, path);
+                if (r < 0 || arg.dry_run)
+                        return r;
         }
         if (!ours) {
                 log_info("%s/%s: not installed by lanzatool%s, leaving it", esp->path, path,
@@ -61,13 +73,38 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
         return unlink_at(esp->fd, path);
 }
 
-/* --dry-run: every file the removal would delete, one per line. */
-static void print_plan(const char *esp, const struct gc_plan *g)
+static int note_plan(const char *esp, const struct gc_plan *g, char ***removed)
 {
-        for (char **s = g->stubs; s && *s; s++)
-                printf("would remove %s/EFI/Linux/%s\n", esp, *s);
-        for (char **p = g->payloads; p && *p; p++)
-                printf("would remove %s/EFI/nixos/%s\n", esp, *p);
+        int r = 0;
+
+        for (char **s = g->stubs; r >= 0 && s && *s; s++)
+                r = note(removed, esp, ESP_LINUX_DIR, *s);
+        for (char **p = g->payloads; r >= 0 && p && *p; p++)
+                r = note(removed, esp, ESP_NIXOS_DIR, *p);
+        return r;
+}
+
+/* Every file removed, or with --dry-run every file the removal would delete: one line each, or JSON. */
+static void print_removed(const char *esp, char *const *removed)
+{
+        struct json_object *o, *a;
+
+        if (arg.json == JSON_OFF) {
+                for (char *const *p = removed; p && *p; p++)
+                        if (arg.dry_run)
+                                printf("would remove %s\n", *p);
+                        else
+                                log_debug("removed %s", *p);
+                return;
+        }
+        o = json_object_new_object();
+        a = json_object_new_array();
+        for (char *const *p = removed; p && *p; p++)
+                json_object_array_add(a, json_object_new_string(*p));
+        json_object_object_add(o, "esp", json_object_new_string(esp));
+        json_object_object_add(o, "dryRun", json_object_new_boolean(arg.dry_run));
+        json_object_object_add(o, "removed", a);
+        json_print(o);
 }
 
 int verb_remove(int argc, char *argv[])
@@ -75,6 +112,7 @@ int verb_remove(int argc, char *argv[])
         struct esp esp = {.fd = -1};
         struct gc_plan g = {};
         X509 *cert = NULL;
+        char **removed = NULL;
         int r;
 
         (void)argc, (void)argv;
@@ -83,22 +121,25 @@ int verb_remove(int argc, char *argv[])
                 r = pki_load_certificate(arg.pki_bundle, &cert);
         if (r >= 0)
                 r = gc_plan(esp.path, NULL, NULL, &g);
-        if (r >= 0 && arg.dry_run)
-                print_plan(esp.path, &g);
+        if (r >= 0)
+                r = note_plan(esp.path, &g, &removed);
         if (r >= 0 && !arg.dry_run)
                 r = gc_run(esp.path, &g);
         /* systemd-boot of every architecture: the ESP may have been installed for either. */
         for (size_t i = 0; r >= 0 && i < efi_arches_count; i++) {
-                r = remove_if_ours(&esp, efi_arches[i].systemd_boot_path, cert);
+                r = remove_if_ours(&esp, efi_arches[i].systemd_boot_path, cert, &removed);
                 if (r >= 0)
-                        r = remove_if_ours(&esp, efi_arches[i].removable_path, cert);
+                        r = remove_if_ours(&esp, efi_arches[i].removable_path, cert, &removed);
         }
         if (r >= 0)
-                r = remove_if_ours(&esp, LOADER_CONF_PATH, cert);
+                r = remove_if_ours(&esp, LOADER_CONF_PATH, cert, &removed);
+        if (r >= 0)
+                print_removed(esp.path, removed);
         if (r >= 0)
                 log_info("%s: %s %zu entries and %zu files", esp.path,
                          arg.dry_run ? "would remove" : "removed", strv_length(g.stubs),
                          strv_length(g.payloads));
+        strv_free(removed);
         gc_plan_done(&g);
         X509_free(cert);
         esp_done(&esp);

@@ -157,9 +157,7 @@ static void print_json(const struct status *s)
         json_object_object_add(o, "entries", json_object_new_int64((int64_t)s->n_entries));
         json_object_object_add(o, "entriesWithProblems", json_object_new_int64((int64_t)s->n_problems));
         json_object_object_add(o, "defaultEntry", str_or_null(s->default_entry));
-        puts(json_object_to_json_string_ext(o, arg.json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
-                                                                       : JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
+        json_print(o);
 }
 
 int verb_status(int argc, char *argv[])
