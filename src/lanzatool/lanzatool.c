@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys.h"
 #include "keysource.h"
@@ -175,9 +176,9 @@ static const struct option_doc {
         {{"stub", required_argument, NULL, ARG_STUB},
          "PATH",
          V_INSTALL,
-         "The unsigned stub (default: $LANZABOOTE_STUB, or by the\n"
-         "bootspec's system " LANZABOOTE_STUB_DIR "/\n"
-         "lanzaboot{x64,aa64}.efi.stub)"},
+         "The unsigned stub (default: $LANZABOOTE_STUB, else by the\n"
+         "bootspec's system lanzaboot{x64,aa64}.efi.stub next to\n"
+         "lanzatool in its build tree, else in " LANZABOOTE_STUB_DIR ")"},
         {{"systemd-boot", required_argument, NULL, ARG_SYSTEMD_BOOT},
          "PATH",
          V_INSTALL,
@@ -407,6 +408,22 @@ static int help(const struct verb *v)
                 puts("\n\"lanzatool COMMAND --help\" shows the options of one command.");
         puts("\nExit status: 0 success, 1 failure, 2 usage error.");
         return 0;
+}
+
+char *default_stub_path(const char *stub_name)
+{
+        char exe[PATH_MAX], *path = NULL;
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+        if (n > 0 && (exe[n] = 0, strrchr(exe, '/'))) {
+                *strrchr(exe, '/') = 0;
+                if (asprintf(&path, "%s/../boot/efi/%s", exe, stub_name) < 0)
+                        path = NULL;
+                else if (access(path, F_OK) == 0)
+                        return path;
+                free(path);
+        }
+        return asprintf(&path, "%s/%s", LANZABOOTE_STUB_DIR, stub_name) < 0 ? NULL : path;
 }
 
 void json_print(struct json_object *o)

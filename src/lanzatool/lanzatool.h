@@ -51,6 +51,10 @@ struct arguments {
 
 extern struct arguments arg;
 
+/* The stub to build entries from without --stub or $LANZABOOTE_STUB: next to lanzatool in its build
+ * tree (build/src/boot/efi/NAME beside build/src/lanzatool/lanzatool), else the installed one. */
+char *default_stub_path(const char *stub_name);
+
 struct json_object;
 /* Prints o on stdout as --json asks (pretty or on one line) and frees it. */
 void json_print(struct json_object *o);
