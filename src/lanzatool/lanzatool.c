@@ -325,7 +325,8 @@ static const struct option_doc {
          "DIR",
          V_ENROLL,
          "Add Microsoft's certificates from DIR/KEK and DIR/db\n"
-         "(default: " ENROLL_MICROSOFT_DIR_DEFAULT ")"},
+         "(default: " ENROLL_MICROSOFT_DIR_DEFAULT ", else\n"
+         "python3-virt-firmware's)"},
         {{"tpm-eventlog", no_argument, NULL, ARG_TPM_EVENTLOG},
          NULL,
          V_ENROLL,
