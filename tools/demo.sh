@@ -7,8 +7,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tools/deps.sh
 . "$ROOT/tools/deps.sh"
+echo "== Checking Debian packages; apt-get installs the missing ones (the first time: minutes, quietly)"
 deps_install
 
+echo "== Building lanzatool and the stub (meson, ninja)"
 [ -f "$ROOT/build/build.ninja" ] || meson setup "$ROOT/build" "$ROOT" >/dev/null
 ninja -C "$ROOT/build" >/dev/null
 export LANZABOOTE_BUILD_DIR=$ROOT/build
@@ -26,7 +28,8 @@ lzbt_generation "$w" 3
 
 echo "== lanzatool install: generations 1, 2 (+ specialisation docked), 3"
 lzbt_install "$w" 1 2 3
-LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" --esp-path="$w/esp" --pki-bundle="$VM_PKI" list
+echo "== lanzatool list (the ESP is a directory here, hence --no-esp-checks and its warning)"
+"$LZB_TOOL" --esp-path="$w/esp" --no-esp-checks --pki-bundle="$VM_PKI" list
 (cd "$w/esp" && find . -type f | sort | sed 's/^/   /')
 
 echo "== Booting the ESP: OVMF with Secure Boot enforcing, swtpm, systemd-boot, our stub"
@@ -47,11 +50,12 @@ check "Secure Boot was enforcing (SecureBoot=1, SetupMode=0)" \
 check "systemd-boot picked the newest entry $entry" \
 	[ "$(vm_log_value demo 'VAR LoaderEntrySelected')" = "$(utf16_hex "$entry")" ]
 check "the kernel got generation 3's command line" vm_log_has demo '^LZBT CMDLINE .*lzbt.test=gen3'
+check "a TPM was present (swtpm): the guest read PCR 11 from it" [ -n "$(vm_log_value demo PCR11)" ]
 check "PCR 11 in the TPM equals systemd-measure's prediction ($predicted)" \
 	[ "$(vm_log_value demo PCR11)" = "$predicted" ]
 check "the stub reported itself (StubInfo) and the measurement (StubPcrKernelImage=11)" \
 	[ "$(vm_log_value demo 'VAR StubPcrKernelImage')" = "$(utf16_hex 11)" ]
 check "lanzatool verify: every signature and pinned hash on the ESP" \
-	env LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" --esp-path="$w/esp" --pki-bundle="$VM_PKI" verify
+	"$LZB_TOOL" --esp-path="$w/esp" --no-esp-checks --pki-bundle="$VM_PKI" verify
 echo "Serial log: $(vm_log demo)"
 exit "$failed"

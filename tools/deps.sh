@@ -14,6 +14,8 @@ LANZABOOTE_PACKAGES=(
         qemu-system-x86 ovmf qemu-system-arm qemu-efi-aarch64 swtpm swtpm-tools systemd-boot-efi systemd sbsigntool pesign efitools
         mtools dosfstools fdisk busybox-static cpio openssl tpm2-tools binutils python3 python3-pefile
         osslsigncode strace xxd efibootmgr llvm
+        # the man page test (groff -ww) and the JSON checks (jq)
+        groff-base jq
         kmod
         # signing: fwupd's EFI binary to sign, a PKCS#11 token (SoftHSM2) and OpenSSL's pkcs11 engine
         fwupd-amd64-signed softhsm2 libengine-pkcs11-openssl

@@ -45,6 +45,7 @@ static char *check_pinned(const char *esp, struct inventory_entry *e, const char
         if (strncmp((const char *)path->data, ESP_NIXOS_PREFIX, strlen(ESP_NIXOS_PREFIX)) != 0 ||
             strlen((const char *)path->data) != path->size || strchr(name, '\\')) {
                 set_problem(e, "%s path is not in \\EFI\\nixos", what);
+                e->bad_pin = true;
                 return NULL;
         }
         snprintf(full, sizeof(full), "%s/" ESP_NIXOS_DIR "/%s", esp, name);
@@ -54,8 +55,11 @@ static char *check_pinned(const char *esp, struct inventory_entry *e, const char
                 set_problem(e, "%s is missing", full);
         else if (memcmp(digest, hash->data, 32) != 0)
                 set_problem(e, "%s does not match its pinned hash", full);
-        else
-                e->size += size;
+        else {
+                e->pinned_size += size;
+                return strdup(name);
+        }
+        e->bad_pin = true;
         return strdup(name);
 }
 
@@ -88,7 +92,7 @@ static void check_entry(const char *esp, X509 *cert, struct inventory_entry *e)
                 set_problem(e, "%s is not a readable PE image", path);
                 return;
         }
-        e->size = size;
+        e->stub_size = size;
         e->signature = !cert ? -1 : authenticode_verify(image, size, cert, &message) >= 0;
         if (e->signature == 0)
                 set_problem(e, "%s is not signed by the db key", path);

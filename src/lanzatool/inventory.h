@@ -12,13 +12,15 @@ struct inventory_entry {
         char *specialisation; /* NULL for a generation itself */
         char *kernel;         /* EFI/nixos names the stub pins, NULL when absent */
         char *initrd;
-        char *sort_key;    /* .osrel ID */
-        char *pretty_name; /* .osrel PRETTY_NAME */
-        int signature;     /* 1 signed by the db key, 0 not, -1 not checked (no certificate) */
-        char *problem;     /* NULL when the stub and what it pins are sound */
-        uint64_t size;     /* the stub and the files it pins */
-        bool booted;       /* LoaderEntrySelected names it (counter and case aside) */
-        bool is_default;   /* systemd-boot boots it next (boot-choice.h) */
+        char *sort_key;       /* .osrel ID */
+        char *pretty_name;    /* .osrel PRETTY_NAME */
+        int signature;        /* 1 signed by the db key, 0 not, -1 not checked (no certificate) */
+        char *problem;        /* NULL when the stub and what it pins are sound */
+        uint64_t stub_size;   /* the stub's own bytes */
+        uint64_t pinned_size; /* the kernel and initrd it pins, which other entries may share */
+        bool bad_pin;         /* a pinned file is missing, unpinned or does not match its hash */
+        bool booted;          /* LoaderEntrySelected names it (counter and case aside) */
+        bool is_default;      /* systemd-boot boots it next (boot-choice.h) */
 };
 
 struct inventory {

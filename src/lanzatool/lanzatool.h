@@ -56,6 +56,22 @@ struct arguments {
 
 extern struct arguments arg;
 
+/* The stub to build entries from without --stub or $LANZABOOTE_STUB: next to lanzatool in its build
+ * tree (build/src/boot/efi/NAME beside build/src/lanzatool/lanzatool), else the installed one. */
+char *default_stub_path(const char *stub_name);
+
+struct json_object;
+/* Prints o on stdout as --json asks (pretty or on one line) and frees it. */
+void json_print(struct json_object *o);
+
+/* Exit status of a usage error: an unknown option or command, a bad value, a missing required option,
+ * the wrong number of arguments. 0 is success and 1 any other failure. */
+#define EXIT_USAGE 2
+
+/* The one way to report a usage error, from option parsing or a verb's own checks: logs
+ * "lanzatool: <message>, see "lanzatool VERB --help"" and returns EXIT_USAGE. */
+int usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
 int verb_install(int argc, char *argv[]);
 int verb_list(int argc, char *argv[]);
 int verb_verify(int argc, char *argv[]);

@@ -106,8 +106,8 @@ static char *loader_conf_text(const struct loader_conf *c)
         if (!f)
                 return NULL;
         fprintf(f, LOADER_CONF_MARKER "; it is rewritten on every install.\n");
-        if (c->timeout >= 0)
-                fprintf(f, "timeout %d\n", c->timeout);
+        if (c->timeout)
+                fprintf(f, "timeout %s\n", c->timeout);
         fprintf(f, "default %s\n", c->default_entry ?: "nixos-*");
         fprintf(f, "editor %s\n", c->editor ? "yes" : "no");
         if (c->console_mode)

@@ -12,7 +12,7 @@
 #define LOADER_CONF_MARKER "# Written by lanzatool"
 
 struct loader_conf {
-        int timeout; /* seconds, -1: not written */
+        const char *timeout; /* seconds, or menu-force, menu-hidden, menu-disabled; NULL: not written */
         const char *default_entry;
         const char *console_mode; /* NULL: not written */
         bool editor;

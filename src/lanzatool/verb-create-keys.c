@@ -10,8 +10,6 @@ int verb_create_keys(int argc, char *argv[])
         unsigned bits = arg.key_size ?: KEYS_DEFAULT_BITS;
 
         (void)argc, (void)argv;
-        if (!arg.pki_bundle)
-                return log_error("create-keys needs --pki-bundle=DIR"), 1;
         if (keys_create(arg.pki_bundle, bits) < 0)
                 return 1;
         log_info("%s: created PK, KEK and db (RSA-%u, self-signed) in sbctl's layout", arg.pki_bundle, bits);

@@ -10,8 +10,6 @@ static int enroll_run(struct keys *k, struct enroll_set *s)
 {
         int r;
 
-        if (!arg.pki_bundle)
-                return log_error_errno(-EINVAL, "enroll-keys needs --pki-bundle=DIR");
         /* Before anything else: in user mode there is nothing to check or build. */
         if (!arg.export_auth && (r = enroll_require_setup_mode()) < 0)
                 return r;

@@ -705,13 +705,15 @@ static int load_stub(struct install *c)
 
         if (arg.stub)
                 c->stub_path = strdup(arg.stub);
-        else if (asprintf(&c->stub_path, "%s/%s", LANZABOOTE_STUB_DIR, c->arch->stub_name) < 0)
-                c->stub_path = NULL;
+        else
+                c->stub_path = default_stub_path(c->arch->stub_name);
         if (!c->stub_path)
                 return log_error_errno(-ENOMEM, "out of memory");
         r = read_file(c->stub_path, STUB_MAX_SIZE, &c->stub, &c->stub_size);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the stub: %s", c->stub_path, strerror(-r));
+                return log_error_errno(
+                        r, "%s: cannot read the stub: %s (give --stub=PATH, or \"meson install\" it)",
+                        c->stub_path, strerror(-r));
         r = efi_arch_check_image(c->arch, c->stub, c->stub_size, &message);
         if (r < 0)
                 return log_error_errno(r, "%s: not a stub for %s: %s", c->stub_path, c->arch->system,

@@ -10,6 +10,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "plan.h"
 #include "targets.h"
 #include "util.h"
 
@@ -20,13 +21,19 @@ static void kernel_version(const char *kernel, char *buf, size_t size)
         snprintf(buf, size, "%s", v ?: "-");
 }
 
+/* As ls -h: 46K, 8.9M. */
 static const char *human_size(uint64_t size, char buf[16])
 {
-        snprintf(buf, 16, "%.1fM", (double)size / (1024.0 * 1024.0));
+        if (size < 1024 * 1024)
+                snprintf(buf, 16, "%.0fK", (double)size / 1024.0);
+        else
+                snprintf(buf, 16, "%.1fM", (double)size / (1024.0 * 1024.0));
         return buf;
 }
 
-static void print_json(const struct inventory *inv)
+/* Names as bootctl list --json where the meaning is the same: id, path, sortKey, version, isDefault,
+ * isSelected. */
+static void print_json(const char *esp, const struct inventory *inv)
 {
         struct json_object *a = json_object_new_array();
 
@@ -36,43 +43,51 @@ static void print_json(const struct inventory *inv)
                 char kver[128];
 
                 kernel_version(e->kernel, kver, sizeof(kver));
-                json_object_object_add(o, "name", json_object_new_string(e->name));
+                char path[PATH_MAX];
+
+                snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR "/%s", esp, e->name);
+                json_object_object_add(o, "id", json_object_new_string(e->name));
+                json_object_object_add(o, "path", json_object_new_string(path));
+                json_object_object_add(o, "title",
+                                       e->pretty_name ? json_object_new_string(e->pretty_name) : NULL);
                 json_object_object_add(o, "generation", json_object_new_int64(e->generation));
                 json_object_object_add(o, "specialisation",
                                        e->specialisation ? json_object_new_string(e->specialisation) : NULL);
-                json_object_object_add(o, "kernelVersion", json_object_new_string(kver));
+                json_object_object_add(o, "version", json_object_new_string(kver));
                 json_object_object_add(o, "sortKey",
                                        e->sort_key ? json_object_new_string(e->sort_key) : NULL);
-                json_object_object_add(o, "default", json_object_new_boolean(e->is_default));
-                json_object_object_add(o, "booted", json_object_new_boolean(e->booted));
+                json_object_object_add(o, "isDefault", json_object_new_boolean(e->is_default));
+                json_object_object_add(o, "isSelected", json_object_new_boolean(e->booted));
                 json_object_object_add(o, "signed",
                                        e->signature < 0 ? NULL : json_object_new_boolean(e->signature));
                 json_object_object_add(o, "ok", json_object_new_boolean(!e->problem));
                 json_object_object_add(o, "problem", e->problem ? json_object_new_string(e->problem) : NULL);
-                json_object_object_add(o, "size", json_object_new_int64((int64_t)e->size));
+                json_object_object_add(o, "stubSize", json_object_new_int64((int64_t)e->stub_size));
+                json_object_object_add(o, "pinnedSize", json_object_new_int64((int64_t)e->pinned_size));
                 json_object_array_add(a, o);
         }
-        puts(json_object_to_json_string_ext(a, arg.json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
-                                                                       : JSON_C_TO_STRING_PLAIN));
-        json_object_put(a);
+        json_print(a);
 }
 
 static void print_table(const struct inventory *inv)
 {
-        printf("%4s %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s\n", "GEN", "SPECIALISATION", "KERNEL",
-               "SORT-KEY", "DEF", "BOOTED", "SIGNED", "SIZE", "ENTRY");
+        /* STUB: the entry's own bytes; PINNED: the kernel and initrd, stored once and shared by the
+         * entries that pin the same ones. */
+        printf("%4s %-14s %-16s %-10s %-3s %-6s %-6s %5s %7s  %s\n", "GEN", "SPECIALISATION", "KERNEL",
+               "SORT-KEY", "DEF", "BOOTED", "SIGNED", "STUB", "PINNED", "ENTRY");
         for (size_t i = 0; i < inv->n_entries; i++) {
                 const struct inventory_entry *e = &inv->entries[i];
-                char kver[128], size[16];
+                char kver[128], stub[16], pinned[16];
 
                 kernel_version(e->kernel, kver, sizeof(kver));
-                printf("%4u %-14s %-16s %-10s %-3s %-6s %-6s %7s  %s%s%s\n", e->generation,
+                printf("%4u %-14s %-16s %-10s %-3s %-6s %-6s %5s %7s  %s%s%s\n", e->generation,
                        e->specialisation ?: "-", kver, e->sort_key ?: "-", e->is_default ? "*" : "",
                        e->booted ? "*" : "",
                        e->signature < 0 ? "?"
                        : e->signature   ? "yes"
                                         : "NO",
-                       human_size(e->size, size), e->name, e->problem ? "  ! " : "", e->problem ?: "");
+                       human_size(e->stub_size, stub), human_size(e->pinned_size, pinned), e->name,
+                       e->problem ? "  ! " : "", e->problem ?: "");
         }
 }
 
@@ -96,7 +111,7 @@ int verb_list(int argc, char *argv[])
                 if (arg.json == JSON_OFF && (n > 1 || t[i].xbootldr.path))
                         printf("%s%s:\n", i > 0 ? "\n" : "", target_name(&t[i], name, sizeof(name)));
                 if (arg.json != JSON_OFF)
-                        print_json(&inv);
+                        print_json(t[i].boot->path, &inv);
                 else
                         print_table(&inv);
                 inventory_done(&inv);

@@ -93,6 +93,11 @@ static int sections_from_stub(const char *path, struct pcr11_sections *ret)
                 return log_error_errno(r, "%s: %s", path, message ?: strerror(-r));
         if (kernel_path) {
                 r = esp_find(arg.esp_path, &esp);
+                if (r < 0 && !arg.esp_path)
+                        return log_error_errno(r,
+                                               "%s pins its kernel %s on an ESP: give --esp-path=DIR (with "
+                                               "--no-esp-checks for a directory that is not a mounted ESP)",
+                                               path, kernel_path);
                 if (r >= 0)
                         r = esp_file_digests(&esp, kernel_path, &kernel);
                 if (r >= 0 && initrd_path)
@@ -335,11 +340,11 @@ int verb_measure(int argc, char *argv[])
         int r;
 
         if (arg.pcr_public_key && !arg.pcr_private_key)
-                return log_error("--pcr-public-key= needs --pcr-private-key="), 2;
+                return usage_error("--pcr-public-key= needs --pcr-private-key=");
         if (arg.pcr == TPM2_PCR_BOOT_LOADER_CODE && (!stub || files || arg.pcr_private_key || arg.phases))
-                return log_error("measure --pcr=4 takes a STUB, and no section files, phases or keys"), 2;
+                return usage_error("measure --pcr=4 takes a STUB, and no section files, phases or keys");
         if (!stub == !files)
-                return log_error("measure takes either a STUB or section files (--linux= …), see --help"), 2;
+                return usage_error("measure takes either a STUB or section files (--linux= …)");
 
         if (arg.pcr == TPM2_PCR_BOOT_LOADER_CODE)
                 r = measure_pcr4(stub);

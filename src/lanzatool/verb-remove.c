@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "lanzatool.h"
 #include "log.h"
 #include "pki.h"
+#include "plan.h"
 #include "targets.h"
 #include "util.h"
 
@@ -30,8 +32,17 @@ static int remove_auto_enroll(const struct esp *esp)
         return r;
 }
 
+/* Adds ESP/DIR/NAME (DIR may be NULL) to the list of what is removed (or would be, with --dry-run). */
+static int note(char ***removed, const char *esp, const char *dir, const char *name)
+{
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s%s%s", esp, dir ?: "", dir ? "/" : "", name);
+        return strv_extend(removed, path) < 0 ? log_error_errno(-ENOMEM, "out of memory") : 0;
+}
+
 /* Removes path when it is ours: loader.conf with our marker, systemd-boot signed by our db key. */
-static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
+static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert, char ***removed)
 {
         _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *message = NULL;
@@ -45,6 +56,11 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
                        memcmp(data, LOADER_CONF_MARKER, strlen(LOADER_CONF_MARKER)) == 0;
         else
                 ours = cert && authenticode_verify(data, size, cert, &message) >= 0;
+        if (ours) {
+                int r = note(removed, esp->path, NULL, path);
+                if (r < 0 || arg.dry_run)
+                        return r;
+        }
         if (!ours) {
                 log_info("%s/%s: not installed by lanzatool%s, leaving it", esp->path, path,
                          cert || strcmp(path, LOADER_CONF_PATH) == 0 ? "" : " (no --pki-bundle to tell)");
@@ -58,26 +74,67 @@ static int remove_if_ours(const struct esp *esp, const char *path, X509 *cert)
         return unlink_at(esp->fd, path);
 }
 
+static int note_plan(const char *esp, const struct gc_plan *g, char ***removed)
+{
+        int r = 0;
+
+        for (char **s = g->stubs; r >= 0 && s && *s; s++)
+                r = note(removed, esp, ESP_LINUX_DIR, *s);
+        for (char **p = g->payloads; r >= 0 && p && *p; p++)
+                r = note(removed, esp, ESP_NIXOS_DIR, *p);
+        return r;
+}
+
+/* Every file removed, or with --dry-run every file the removal would delete: one line each, or JSON. */
+static void print_removed(const char *esp, char *const *removed)
+{
+        struct json_object *o, *a;
+
+        if (arg.json == JSON_OFF) {
+                for (char *const *p = removed; p && *p; p++)
+                        if (arg.dry_run)
+                                printf("would remove %s\n", *p);
+                        else
+                                log_debug("removed %s", *p);
+                return;
+        }
+        o = json_object_new_object();
+        a = json_object_new_array();
+        for (char *const *p = removed; p && *p; p++)
+                json_object_array_add(a, json_object_new_string(*p));
+        json_object_object_add(o, "esp", json_object_new_string(esp));
+        json_object_object_add(o, "dryRun", json_object_new_boolean(arg.dry_run));
+        json_object_object_add(o, "removed", a);
+        json_print(o);
+}
+
 /* Entries and payloads from the boot partition (the XBOOTLDR partition when there is one), then
  * systemd-boot and loader.conf from the ESP. */
 static int remove_target(const struct target *t, X509 *cert)
 {
         struct gc_plan g = {};
+        char **removed = NULL;
         int r = gc_plan(t->boot->path, NULL, NULL, &g);
 
+        if (r >= 0)
+                r = note_plan(t->boot->path, &g, &removed);
         if (r >= 0 && !arg.dry_run)
                 r = gc_run(t->boot->path, &g);
         /* systemd-boot of every architecture: the ESP may have been installed for either. */
-        for (size_t i = 0; r >= 0 && !arg.dry_run && i < efi_arches_count; i++) {
-                r = remove_if_ours(&t->esp, efi_arches[i].systemd_boot_path, cert);
+        for (size_t i = 0; r >= 0 && i < efi_arches_count; i++) {
+                r = remove_if_ours(&t->esp, efi_arches[i].systemd_boot_path, cert, &removed);
                 if (r >= 0)
-                        r = remove_if_ours(&t->esp, efi_arches[i].removable_path, cert);
+                        r = remove_if_ours(&t->esp, efi_arches[i].removable_path, cert, &removed);
         }
-        if (r >= 0 && !arg.dry_run)
-                r = remove_if_ours(&t->esp, LOADER_CONF_PATH, cert);
         if (r >= 0)
-                log_info("%s: removed %zu entries and %zu files", t->boot->path, strv_length(g.stubs),
+                r = remove_if_ours(&t->esp, LOADER_CONF_PATH, cert, &removed);
+        if (r >= 0)
+                print_removed(t->boot->path, removed);
+        if (r >= 0)
+                log_info("%s: %s %zu entries and %zu files", t->boot->path,
+                         arg.dry_run ? "would remove" : "removed", strv_length(g.stubs),
                          strv_length(g.payloads));
+        strv_free(removed);
         gc_plan_done(&g);
         return r;
 }

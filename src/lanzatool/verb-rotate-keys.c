@@ -687,11 +687,6 @@ static int rotate(struct rotation *r, int argc, char *argv[])
 {
         int rc;
 
-        if (!arg.pki_bundle)
-                return log_error_errno(-EINVAL, "rotate-keys needs --pki-bundle=DIR");
-        if (arg.dry_run)
-                return log_error_errno(-EINVAL,
-                                       "rotate-keys changes firmware variables; it has no --dry-run");
         r->bundle = arg.pki_bundle;
         if (asprintf(&r->dir, "%s/" ROTATION_DIR, r->bundle) < 0)
                 return log_error_errno(-ENOMEM, "out of memory");
@@ -704,7 +699,7 @@ static int rotate(struct rotation *r, int argc, char *argv[])
         for (size_t i = 0; rc >= 0 && i < _SECURE_BOOT_KEY_MAX; i++)
                 if (arg.rotate_new_keys[i] &&
                     !(i == SECURE_BOOT_DB || (i == SECURE_BOOT_KEK && arg.rotate_kek)))
-                        rc = log_error_errno(-EINVAL, "%s: %s is not rotated", new_key_option(i),
+                        rc = log_error_errno(-EINVAL, "%s: %s is not rotated (add --kek)", new_key_option(i),
                                              secure_boot_key_name(i));
         if (rc >= 0)
                 rc = load_state(r);
@@ -739,7 +734,11 @@ static int rotate(struct rotation *r, int argc, char *argv[])
 int verb_rotate_keys(int argc, char *argv[])
 {
         struct rotation r = {};
-        int rc = rotate(&r, argc, argv);
+        int rc;
+
+        if (arg.dry_run)
+                return usage_error("rotate-keys changes firmware variables; it has no --dry-run");
+        rc = rotate(&r, argc, argv);
 
         rotation_done(&r);
         return rc < 0 ? 1 : 0;

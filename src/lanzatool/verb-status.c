@@ -77,9 +77,10 @@ static void gather(struct status *s, struct inventory *inv)
         X509_free(cert);
 }
 
+/* Unknown: efivarfs has no such variable (not booted with UEFI, or efivarfs not mounted). */
 static const char *tri(int v, const char *yes, const char *no)
 {
-        return v > 0 ? yes : v == 0 ? no : "unknown";
+        return v > 0 ? yes : v == 0 ? no : "unknown (variable not readable in efivarfs)";
 }
 
 static bool part_uuid_matches(const struct status *s)
@@ -87,38 +88,43 @@ static bool part_uuid_matches(const struct status *s)
         return s->loader_part_uuid && s->esp_found && strcasecmp(s->loader_part_uuid, s->esp.part_uuid) == 0;
 }
 
+/* Every label right-aligned to the longest, as bootctl status does. */
+#define LABEL "%12s: "
+
 static void print_text(const struct status *s)
 {
-        printf("   Firmware: %s%s%s%s\n", s->uefi ? "UEFI" : "not booted with UEFI",
+        printf(LABEL "%s%s%s%s\n", "Firmware", s->uefi ? "UEFI" : "not booted with UEFI",
                s->firmware_type ? " (" : "", s->firmware_type ?: "", s->firmware_type ? ")" : "");
         if (s->firmware)
-                printf("             %s\n", s->firmware);
-        printf("Secure Boot: %s, %s\n", tri(s->secure_boot, "enabled", "disabled"),
-               tri(s->setup_mode, "setup mode", "user mode"));
-        printf("        TPM: %s\n", s->tpm ? "present" : "absent");
-        printf("Measured UKI: %s\n", s->measured_uki ? "yes (StubPcrKernelImage=11)" : "no");
-        printf("       Stub: %s\n", s->stub ?: "-");
-        printf("     Booted: %s\n", s->booted ?: "-");
+                printf(LABEL "%s\n", "", s->firmware);
+        printf(LABEL "%s\n", "Secure Boot", tri(s->secure_boot, "enabled", "disabled (or not enforcing)"));
+        printf(LABEL "%s\n", "Setup mode",
+               tri(s->setup_mode, "setup mode (keys can be enrolled)", "user mode"));
+        printf(LABEL "%s\n", "TPM", s->tpm ? "present" : "absent");
+        printf(LABEL "%s\n", "Measured UKI", s->measured_uki ? "yes (StubPcrKernelImage=11)" : "no");
+        printf(LABEL "%s\n", "Stub",
+               s->stub ?: "- (StubInfo not set: not booted through a lanzaboote stub)");
+        printf(LABEL "%s\n", "Booted", s->booted ?: "- (LoaderEntrySelected not set)");
         if (s->esp_found)
-                printf("        ESP: %s (PARTUUID %s%s)\n", s->esp.path,
-                       s->esp.part_uuid[0] ? s->esp.part_uuid : "unknown",
+                printf(LABEL "%s (PARTUUID %s%s)\n", "ESP", s->esp.path,
+                       s->esp.part_uuid[0] ? s->esp.part_uuid : "unknown: not a partition",
                        !s->loader_part_uuid   ? ""
                        : part_uuid_matches(s) ? ", matches LoaderDevicePartUUID"
                                               : ", does NOT match LoaderDevicePartUUID");
         else
-                printf("        ESP: not found\n");
+                printf(LABEL "not found (give --esp-path=DIR)\n", "ESP");
         if (s->xbootldr.path)
-                printf("   XBOOTLDR: %s (PARTUUID %s)\n", s->xbootldr.path,
+                printf(LABEL "%s (PARTUUID %s)\n", "XBOOTLDR", s->xbootldr.path,
                        s->xbootldr.part_uuid[0] ? s->xbootldr.part_uuid : "unknown");
-        printf(" PKI bundle: %s%s%s%s\n", arg.pki_bundle ?: "-", s->pki_subject ? " (db " : "",
-               s->pki_subject ?: "", s->pki_subject ? ")" : "");
+        printf(LABEL "%s%s%s%s\n", "PKI bundle", arg.pki_bundle ?: "- (give --pki-bundle=DIR)",
+               s->pki_subject ? " (db " : "", s->pki_subject ?: "", s->pki_subject ? ")" : "");
         if (s->db_trusted == 0)
-                printf("   db trust: NOT TRUSTED: the firmware's db holds %s; the next boot will fail\n",
-                       s->db_summary ?: "?");
+                printf(LABEL "NOT TRUSTED: the firmware's db holds %s; the next boot will fail\n",
+                       "db trust", s->db_summary ?: "?");
         else if (s->db_trusted > 0)
-                printf("   db trust: the firmware trusts the bundle's db certificate (or does not "
-                       "enforce)\n");
-        printf("    Entries: %zu installed, %zu with problems%s%s\n", s->n_entries, s->n_problems,
+                printf(LABEL "the firmware trusts the bundle's db certificate (or does not enforce)\n",
+                       "db trust");
+        printf(LABEL "%zu installed, %zu with problems%s%s\n", "Entries", s->n_entries, s->n_problems,
                s->default_entry ? ", default " : "", s->default_entry ?: "");
 }
 
@@ -158,9 +164,7 @@ static void print_json(const struct status *s)
         json_object_object_add(o, "entries", json_object_new_int64((int64_t)s->n_entries));
         json_object_object_add(o, "entriesWithProblems", json_object_new_int64((int64_t)s->n_problems));
         json_object_object_add(o, "defaultEntry", str_or_null(s->default_entry));
-        puts(json_object_to_json_string_ext(o, arg.json == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY
-                                                                       : JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
+        json_print(o);
 }
 
 int verb_status(int argc, char *argv[])

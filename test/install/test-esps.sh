@@ -104,7 +104,7 @@ xb --json=short list | "$PY" -c '
 import json, sys
 e = json.load(sys.stdin)
 assert [x["generation"] for x in e] == [1, 2, 2], e
-assert sum(x["default"] for x in e) == 1, e
+assert sum(x["isDefault"] for x in e) == 1, e
 ' || fail "list --json with --boot-path"
 xb --json=short status | "$PY" -c "import json,sys; s=json.load(sys.stdin); assert s['entries'] == 3 and s['xbootldrPath'] == '$T/xbootldr', s" ||
 	fail "status with --boot-path"

@@ -43,7 +43,7 @@ entry() { # N [SPECIALISATION]: the file name of that entry in EFI/Linux
 	fi
 }
 list_default() { # the entry `list --json` says systemd-boot boots next
-	lzbt --json=short list | "$PY" -c 'import json,sys; print(*[e["name"] for e in json.load(sys.stdin) if e["default"]])'
+	lzbt --json=short list | "$PY" -c 'import json,sys; print(*[e["id"] for e in json.load(sys.stdin) if e["isDefault"]])'
 }
 conf_default() { # the entry loader.conf's default glob selects, judged by Python's fnmatch: the
 	# first match in systemd-boot's order; we check there is exactly one match, so order does not matter
@@ -118,7 +118,7 @@ scenario_booted_counter() {
 	mk_generation 5 k2
 	lzbt -q --no-variables --boot-counting=3 --configuration-limit=1 install "$T"/profiles/system-{3,4,5}-link
 	[[ -f $T/esp/EFI/Linux/${f%+3.efi}+2-1.efi ]] || fail "the booted entry was collected: $(ls "$T/esp/EFI/Linux")"
-	lzbt --json=short list | "$PY" -c 'import json,sys; b=[e["name"] for e in json.load(sys.stdin) if e["booted"]]; sys.exit(0 if b==[sys.argv[1]] else 1)' \
+	lzbt --json=short list | "$PY" -c 'import json,sys; b=[e["id"] for e in json.load(sys.stdin) if e["isSelected"]]; sys.exit(0 if b==[sys.argv[1]] else 1)' \
 		"${f%+3.efi}+2-1.efi" || fail "list does not mark the booted entry"
 	[[ -z $(entry 3) ]] || fail "limit 1 kept generation 3"
 	check_esp || fail "invariant"

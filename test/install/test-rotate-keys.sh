@@ -35,11 +35,14 @@ gen=$T/profiles/system-1-link
 
 rc=0
 "$LANZATOOL" rotate-keys "$gen" 2>"$T/err" || rc=$?
-[[ $rc == 1 ]] && grep -q -- '--pki-bundle' "$T/err" || fail "without --pki-bundle: exit $rc, $(cat "$T/err")"
+[[ $rc == 2 ]] && grep -q -- '--pki-bundle' "$T/err" || fail "without --pki-bundle: exit $rc, $(cat "$T/err")"
 rc=0
 lzbt rotate-keys 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || fail "rotate-keys without a generation: exit $rc, expected 2"
-refused 'no --dry-run' --dry-run rotate-keys "$gen"
+rc=0
+lzbt --dry-run rotate-keys "$gen" 2>"$T/err" || rc=$?
+[[ $rc == 2 ]] && grep -q 'no --dry-run' "$T/err" || fail "rotate-keys --dry-run: exit $rc, $(cat "$T/err")"
+[[ ! -e $T/pki/rotate-keys ]] || fail "rotate-keys --dry-run began a rotation"
 refused 'setup mode' rotate-keys "$gen" # no SetupMode variable at all
 set_mode '\x01'
 refused 'setup mode: no keys are enforced' rotate-keys "$gen"

@@ -77,7 +77,7 @@ refused "$T/mz.efi"
 # Usage errors.
 rc=0
 "$LANZATOOL" sign "$SDBOOT" -o "$T/x.efi" 2>"$T/err" || rc=$?
-[[ $rc == 1 ]] && grep -q -- '--pki-bundle' "$T/err" || fail "sign without --pki-bundle: exit $rc, $(cat "$T/err")"
+[[ $rc == 2 ]] && grep -q -- '--pki-bundle' "$T/err" || fail "sign without --pki-bundle: exit $rc, $(cat "$T/err")"
 rc=0
 lzbt sign 2>/dev/null || rc=$?
 [[ $rc == 2 ]] || fail "sign without an image: exit $rc, expected 2"

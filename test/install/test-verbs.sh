@@ -12,7 +12,7 @@ import json, sys
 e = json.load(sys.stdin)
 assert [x["generation"] for x in e] == [1, 2, 2], e
 assert all(x["signed"] and x["ok"] for x in e), e
-assert [x["default"] for x in e] == [False, False, True] or [x["default"] for x in e] == [False, True, False], e
+assert [x["isDefault"] for x in e] == [False, False, True] or [x["isDefault"] for x in e] == [False, True, False], e
 ' || fail "list --json"
 lzbt -q verify || fail "verify of a sound ESP"
 lzbt --json=pretty status | "$PY" -c 'import json,sys; s=json.load(sys.stdin); assert s["entries"] == 3, s' ||

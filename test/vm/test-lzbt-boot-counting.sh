@@ -20,7 +20,7 @@ disk=$w/disk.img
 
 list_default() { # the name `list --json` marks as systemd-boot's next boot
 	LANZATOOL_RELAX_ESP_CHECKS=1 "$LZB_TOOL" --esp-path="$w/esp" --json=short list |
-		python3 -c 'import json,sys; print(*[e["name"] for e in json.load(sys.stdin) if e["default"]])'
+		python3 -c 'import json,sys; print(*[e["id"] for e in json.load(sys.stdin) if e["isDefault"]])'
 }
 
 boot() { # NAME: boot the ESP, then read back what systemd-boot renamed and the variables it set
