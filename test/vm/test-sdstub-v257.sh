@@ -157,7 +157,6 @@ sd_refused "$n" initrd
 vm_assert_has "$n" 'Failed to execute'
 
 # ---- ukify-built UKIs: patched and unpatched stub of the same version --------------------------------------
-# no_timer_check: under TCG on a loaded machine Linux's IO-APIC timer check can panic the boot (seen here).
 ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
 	local d=$w/$1
 	mkdir -p "$d"
