@@ -13,7 +13,7 @@
 #   the firmware starts the same disk's systemd-boot again, which boots the default generation with PCR 11
 #   as `lanzatool measure` predicts (vm_boot_refused_then_default);
 # - a UKI made by ukify with the patched stub and one made with the unpatched stub of the same version give
-#   the same PCR 11 (no regression for embedded UKIs).
+#   the same PCR 11 (no regression for embedded UKIs), systemd-measure 254's value for the UKI's sections.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
@@ -158,11 +158,12 @@ vm_assert_has "$n" 'Failed to execute'
 
 # ---- ukify-built UKIs: patched and unpatched stub of the same version --------------------------------------
 ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
-	local d=$w/$1
+	local d=$w/$1 pcr
 	mkdir -p "$d"
 	/usr/bin/python3 "$sd_ukify" build --linux="$VM_KERNEL" --initrd="$VM_INITRD" --os-release=@/etc/os-release \
 		--cmdline="console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=ukify" --uname="$VM_KVER" --stub="$2" \
 		--output="$d/uki.efi" >/dev/null || vm_fail "$1" "ukify failed"
+	pcr=$(ukify_predict_pe "$d/uki.efi" "$d/sections")
 	vm_esp_systemd_boot "$d/esp" 'timeout 0'
 	vm_sign "$sd_boot" "$d/esp/EFI/BOOT/BOOTX64.EFI"
 	vm_sign "$d/uki.efi" "$d/esp/EFI/Linux/uki.efi"
@@ -170,6 +171,7 @@ ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
 	vm_boot "$1" "$w/disk.img" --sb --tpm
 	vm_assert_has "$1" '^LZBT CMDLINE .*lzbt.test=ukify( |$)'
 	vm_assert_value "$1" 'VAR StubPcrKernelImage' "$(utf16_hex 11)"
+	vm_assert_value "$1" PCR11 "$pcr"
 }
 ukify_boot sdstub-ukify-patched "$sd_stub"
 ukify_boot sdstub-ukify-unpatched "$plain_stub"

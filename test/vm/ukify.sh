@@ -58,3 +58,18 @@ ukify_measure() { # SECTION OPTIONS (--linux=FILE ...): sha256 PCR 11 from bookw
 	[[ $out =~ 11:sha256=([0-9a-f]{64}) ]] || { echo "$out" >&2; return 1; }
 	echo "${BASH_REMATCH[1]}"
 }
+
+# PE DIR: systemd-measure's sha256 PCR 11 (no phase) for the measured sections of the UKI PE, extracted with
+# objcopy into DIR; also sets UKIFY_SECTIONS to how many there were.
+ukify_predict_pe() {
+	local s args=()
+	UKIFY_SECTIONS=0
+	mkdir -p "$2"
+	for s in linux osrel cmdline initrd ucode splash dtb uname sbat pcrpkey; do
+		objdump -h -w "$1" | grep -q " \.$s " || continue
+		objcopy -O binary --only-section=".$s" "$1" "$2/$s"
+		args+=("--$s=$2/$s")
+		UKIFY_SECTIONS=$((UKIFY_SECTIONS + 1))
+	done
+	ukify_measure "${args[@]}"
+}
