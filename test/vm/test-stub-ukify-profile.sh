@@ -11,8 +11,8 @@
 # "enter-initrd", so the guest's PCR 11 is extended with that word by openssl before comparing), and
 # systemd-measure 254 over the sections objcopy extracts from UKI 2 without any phase. Equal values mean
 # that the refused UKI left PCR 11 untouched; the firmware's event log must hold UKI 2's events only.
-# On the host, `lanzatool measure` refuses UKI 1 naming .profile as the stub does, and predicts UKI 2 as
-# systemd-measure does.
+# On the host, `lanzatool measure` (and `lanzatool install` given UKI 1 as its stub template) refuses UKI 1
+# naming .profile as the stub does, and `lanzatool measure` predicts UKI 2 as systemd-measure does.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
@@ -59,6 +59,14 @@ grep -q '\.profile section is a systemd 257+ section' <<<"$out" ||
 	vm_fail "$n" "lanzatool measure refused the multi-profile UKI without naming .profile: $out"
 [[ $("$LZB_TOOL" -q --bank=sha256 measure --phase= "$w/plain.efi") == "11:sha256=$pcr" ]] ||
 	vm_fail "$n" "lanzatool measure of the plain UKI differs from systemd-measure's $pcr"
+# lanzatool install with the multi-profile UKI as the stub template: refused in the same words, no entry.
+lzbt_generation "$w" 1
+if out=$(lzbt_install "$w" --stub="$w/multi.efi" 1 2>&1); then
+	vm_fail "$n" "lanzatool install accepted the multi-profile UKI as its stub"
+fi
+grep -q 'multi\.efi: its \.profile section is a systemd 257+ section' <<<"$out" ||
+	vm_fail "$n" "lanzatool install refused the multi-profile UKI without naming .profile: $out"
+! compgen -G "$w/esp/EFI/Linux/nixos-*" >/dev/null || vm_fail "$n" "lanzatool install left an entry behind"
 
 for d in multi plain; do
 	vm_esp_systemd_boot "$w/esp-$d" 'timeout 0'
