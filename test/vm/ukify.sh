@@ -6,19 +6,20 @@
 #   Debian's systemd-ukify package installs), run with Debian 12's python3 and python3-pefile.
 # - systemd-measure: Debian 12's 252 knows neither .sbat nor .ucode; bookworm-backports' (254) knows .sbat and
 #   .uname, and runs on Debian 12 from its unpacked packages (systemd-measure and libsystemd-shared). It is
-#   fetched through a private apt configuration into the cache; /etc/apt is not touched.
+#   fetched through a private apt root (test/lib/apt-private.sh) into the cache; /etc/apt is not touched.
+
+# shellcheck source=test/lib/apt-private.sh
+source "$VM_DIR/../lib/apt-private.sh"
 
 UKIFY_MEASURE_DIR=$VM_CACHE/systemd-measure-bpo
+UKIFY_APT=$VM_CACHE/apt-backports # the same private apt root as tools/deps.sh's osslsigncode
 
 _ukify_fetch_measure() { # VERSION: unpack systemd-measure and libsystemd-shared VERSION into $UKIFY_MEASURE_DIR
 	local tmp=$UKIFY_MEASURE_DIR.tmp p
 	rm -rf "$tmp" "$UKIFY_MEASURE_DIR"
-	mkdir -p "$tmp/debs"
-	for p in systemd libsystemd-shared; do
-		(cd "$tmp/debs" && apt-get -qq "${_ukify_apt[@]}" download "$p=$1")
-	done
+	mkdir -p "$tmp/debs" "$tmp/bin"
+	apt_private_download "$UKIFY_APT" "$tmp/debs" "systemd=$1" "libsystemd-shared=$1"
 	for p in "$tmp"/debs/*.deb; do dpkg-deb -x "$p" "$tmp/root"; done
-	mkdir -p "$tmp/bin"
 	mv "$tmp"/root/lib/systemd/systemd-measure "$tmp/bin/"
 	mv "$tmp"/root/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-*.so "$tmp/bin/"
 	rm -rf "${tmp:?}/root" "${tmp:?}/debs"
@@ -29,17 +30,10 @@ _ukify_fetch_measure() { # VERSION: unpack systemd-measure and libsystemd-shared
 # Sets UKIFY (ukify.py) and UKIFY_ADDON (systemd's addon stub of the same source, unpatched); afterwards
 # ukify and ukify_measure run. Fails (never skips) when an oracle is missing.
 ukify_prepare() {
-	local a=$VM_CACHE/apt-bookworm-backports v root built
+	local v root built
 	root=$(cd "$VM_DIR/../.." && pwd)
-	mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
-		>"$a/sources.list"
-	_ukify_apt=(-o "Dir::Etc::sourcelist=$a/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$a/lists"
-		-o "Dir::Cache=$a/cache" -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false)
-	if [[ -z $(find "$a/lists" -maxdepth 1 -name '*Packages*' -mtime -7 2>/dev/null | head -n 1) ]]; then
-		apt-get -qq "${_ukify_apt[@]}" update
-	fi
-	v=$(apt-cache "${_ukify_apt[@]}" madison libsystemd-shared | awk '/bookworm-backports/ {print $3; exit}')
+	apt_private_init "$UKIFY_APT" bookworm-backports
+	v=$(apt_private_version "$UKIFY_APT" libsystemd-shared bookworm-backports)
 	[[ -n $v ]] || { _vm_say "bookworm-backports lists no libsystemd-shared"; return 1; }
 	_vm_step systemd-measure-bpo "$UKIFY_MEASURE_DIR/bin/systemd-measure" "1 $v" _ukify_fetch_measure "$v"
 	built=$("$root/tools/build-systemd-stub.sh" 257 --unpatched)
