@@ -2,9 +2,10 @@
 # build-systemd-stub.sh VERSION [--unpatched] [--tests]
 #
 # Builds systemd-boot and sd-stub (linuxx64.efi.stub) from Debian's systemd source package of the given
-# major VERSION (e.g. 257) with our series patches/systemd/vVERSION/ applied, and prints two lines:
+# major VERSION (e.g. 257) with our series patches/systemd/vVERSION/ applied, and prints four lines:
 #   systemd-boot <path of systemd-bootx64.efi>
 #   stub <path of linuxx64.efi.stub>
+#   addon <path of addonx64.efi.stub, unchanged by the series (ukify builds profile and addon PEs on it)>
 #   ukify <path of ukify.py from the same source, unchanged by the series>
 # --unpatched builds the same source without the series (the no-regression reference); --tests also builds
 # and runs the series' unit tests (and systemd's own test-efi-string) with meson, which needs systemd's
@@ -96,10 +97,17 @@ stamp=$out/stamp
 print_paths() {
         echo "systemd-boot $out/systemd-bootx64.efi"
         echo "stub $out/linuxx64.efi.stub"
+        echo "addon $out/addonx64.efi.stub"
         echo "ukify $out/src/src/ukify/ukify.py"
 }
 
 if [[ -f $stamp && $(<"$stamp") == "$key" && -f $out/linuxx64.efi.stub && -f $out/systemd-bootx64.efi ]]; then
+        # A cache made before the addon stub was printed: build that one target in the kept build tree.
+        if [[ ! -f $out/addonx64.efi.stub ]]; then
+                nice ninja -C "$out/build" src/boot/addonx64.efi.stub >>"$out/ninja.log" 2>&1 ||
+                        die "building the addon stub failed; see $out/ninja.log"
+                cp "$out/build/src/boot/addonx64.efi.stub" "$out/"
+        fi
         print_paths
         exit 0
 fi
@@ -132,12 +140,12 @@ meson_opts=(-Dmode=release -Dbootloader=enabled -Defi=true -Dwerror=true -Dman=d
         -Dsbat-distro-version="$(sed -n 's/^Version: //p' "$dsc")" -Dsbat-distro-url=https://bugs.debian.org/)
 nice meson setup "$build" "$tree" "${meson_opts[@]}" >"$out/meson-setup.log" 2>&1 ||
         die "meson setup failed; see $out/meson-setup.log"
-targets=(src/boot/systemd-bootx64.efi src/boot/linuxx64.efi.stub)
+targets=(src/boot/systemd-bootx64.efi src/boot/linuxx64.efi.stub src/boot/addonx64.efi.stub)
 nice ninja -C "$build" "${targets[@]}" >"$out/ninja.log" 2>&1 || {
         tail -n 40 "$out/ninja.log" >&2
         die "the build failed; see $out/ninja.log"
 }
-cp "$build/src/boot/systemd-bootx64.efi" "$build/src/boot/linuxx64.efi.stub" "$out/"
+cp "$build/src/boot/systemd-bootx64.efi" "$build/src/boot/linuxx64.efi.stub" "$build/src/boot/addonx64.efi.stub" "$out/"
 
 if ((tests)); then
         # systemd's own test of the EFI string functions, and every test the series adds to src/boot.

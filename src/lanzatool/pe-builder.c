@@ -363,12 +363,28 @@ static void write_image(const struct pe_image *img, size_t keep, const struct pe
                 pe_builder_checksum(out, p->file_size, offset_in(img, &img->optional_header->CheckSum));
 }
 
+/* A template the stub itself would refuse (a multi-profile UKI's .profile, a duplicate section: uki.h) is
+ * refused here with the stub's words, rather than installed as an entry that cannot boot. */
+static int check_layout(const struct pe_image *img, char **reterr_message)
+{
+        const char *name = NULL;
+        enum uki_layout_problem problem = uki_check_layout(img, &name);
+
+        if (problem != UKI_LAYOUT_OK)
+                return set_error_message(reterr_message, -EOPNOTSUPP, "its %s section %s", name,
+                                         uki_layout_problem_string(problem));
+        return 0;
+}
+
 static int check_stub(const struct pe_image *img, const struct pe_builder_section *sections,
                       size_t n_sections, size_t *ret_keep, char **reterr_message)
 {
         int r;
 
         r = check_unsigned(img, reterr_message);
+        if (r < 0)
+                return r;
+        r = check_layout(img, reterr_message);
         if (r < 0)
                 return r;
         r = check_alignment(img, reterr_message);

@@ -312,6 +312,7 @@ static void test_malformed(void)
 {
         static const struct synth_section two[] = {{".text", 0x300}, {".sbat", 0x80}};
         static const struct synth_section four[] = {{".a", 1}, {".b", 2}, {".c", 3}, {".d", 4}};
+        static const struct synth_section profile[] = {{".text", 0x300}, {".profile", 0x10}};
         const struct pe_builder_section one = {".osrel", "ID=nixos\n", 9};
         const struct pe_builder_section twice[] = {{".osrel", "a", 1}, {".osrel", "b", 1}};
         const struct pe_builder_section three[] = {{".x", "a", 1}, {".y", "b", 1}, {".z", "c", 1}};
@@ -320,6 +321,8 @@ static void test_malformed(void)
         const struct pe_builder_section empty_name = {"", "x", 1};
         size_t size, size4;
         uint8_t *base = synth_pe(two, 2, &size), *buf, *full = synth_pe(four, 4, &size4);
+        size_t size_profiled;
+        uint8_t *profiled = synth_pe(profile, 2, &size_profiled);
         struct pe_builder_section huge = {".huge", "x", (size_t)UINT32_MAX + 1};
         struct pe_builder_section almost = {".almost", "x", 0xFFFFF900u};
 
@@ -339,6 +342,8 @@ static void test_malformed(void)
         }
 
         expect_failure(base, size, &sbat, 1, -EEXIST, "section name already in the stub");
+        expect_failure(profiled, size_profiled, &one, 1, -EOPNOTSUPP,
+                       "a template the stub would refuse (.profile)");
         expect_failure(base, size, twice, 2, -EEXIST, "section name requested twice");
         expect_failure(base, size, &long_name, 1, -EINVAL, "9-character name");
         expect_failure(base, size, &empty_name, 1, -EINVAL, "empty name");
@@ -380,6 +385,7 @@ static void test_malformed(void)
 
         free(base);
         free(full);
+        free(profiled);
 }
 
 /* ".linux" and ".linuxh" are different names: neither blocks the other. */

@@ -532,3 +532,15 @@ vm_make_disk_xbootldr() { # ESP_DIR BOOT_DIR OUT_IMG: GPT disk with a 64 MiB FAT
 		fi
 	done
 }
+
+# ---- the firmware's TCG event log, as the guest printed it (cmdline lzbt.eventlog=1) ----------------------
+
+vm_eventlog() { # NAME OUT: the event log from NAME's serial log into OUT; fails the test if there is none
+	tr -d '\r' <"$(vm_log "$1")" | sed -n '/^LZBT EVENTLOG BEGIN$/,/^LZBT EVENTLOG END$/p' | sed '1d;$d' |
+		base64 -d >"$2" || vm_fail "$1" "no event log in the serial log"
+	[[ -s $2 ]] || vm_fail "$1" "no event log in the serial log"
+}
+
+vm_eventlog_events() { # FILE PCR: how many events of the event log FILE extend PCR (tpm2_eventlog's reading)
+	tpm2_eventlog "$1" 2>/dev/null | grep -cE "^ *PCRIndex: $2\$" || true
+}

@@ -67,8 +67,7 @@ done
 [[ ${pcr11[1]} != "${pcr11[2]}" && ${pcr11[2]} != "${pcr11[3]}" ]] || vm_fail measure-gen1 "PCR 11 predictions coincide"
 
 boot_check measure-gen1 1 --sb "${pcr11[1]}" ''
-tr -d '\r' <"$(vm_log measure-gen1)" | sed -n '/^LZBT EVENTLOG BEGIN$/,/^LZBT EVENTLOG END$/p' | sed '1d;$d' |
-	base64 -d >"$w/eventlog" || vm_fail measure-gen1 "no event log in the serial log"
+vm_eventlog measure-gen1 "$w/eventlog"
 # The expected PCR 4 of each entry: the oracle replays the event log with pesign's Authenticode digests of
 # systemd-boot (BOOTX64.EFI, the first application event) and of that entry's stub (the second).
 for n in 1 2 3; do

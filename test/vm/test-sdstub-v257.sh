@@ -3,21 +3,24 @@
 # tools/build-systemd-stub.sh (cached; the unit tests are test-sdstub-v257-build.sh), and the same source
 # unpatched. Six boots, Secure Boot on, TPM:
 # - lanzatool installs three generations (one with a specialisation) with the patched stub and the patched
-#   systemd-boot; the specialisation entry boots through both (StubInfo, LoaderInfo), and PCR 11 equals
-#   `lanzatool measure` of the entry and systemd-measure's value for the same files plus the stub's .sbat;
-# - the same entry installed with our own stub gives PCR 11 from the very same systemd-measure value, extended
-#   only with our stub's .sbat instead of sd-stub's (the one section in which the two stubs differ);
+#   systemd-boot; the specialisation entry boots through both (StubInfo, LoaderInfo);
+# - PCR 11 equals our stub's up to .sbat: lanzatool adds the same entry sections, byte for byte, to either
+#   template, and PCR 11 of the patched stub equals `lanzatool measure` and systemd-measure's value over our
+#   stub's entry sections with only .sbat swapped for sd-stub's; the same entry installed with our stub boots
+#   with systemd-measure's value for its own .sbat (details below);
 # - one changed kernel byte and a truncated initrd are refused with systemd-stub's log line, and systemd-boot
 #   reports the failed entry (the stub returned to the menu); after the changed kernel, in the same power-on,
 #   the firmware starts the same disk's systemd-boot again, which boots the default generation with PCR 11
 #   as `lanzatool measure` predicts (vm_boot_refused_then_default);
 # - a UKI made by ukify with the patched stub and one made with the unpatched stub of the same version give
-#   the same PCR 11 (no regression for embedded UKIs).
+#   the same PCR 11 (no regression for embedded UKIs), systemd-measure 254's value for the UKI's sections.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/stub.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/ukify.sh"
 
 vm_prepare
+ukify_prepare
 w=$(vm_workdir sdstub-v257)
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -41,23 +44,45 @@ measure() { # ENTRY: lanzatool measure's sha256 PCR 11 (no phases)
 	echo "${BASH_REMATCH[1]}"
 }
 
-with_sbat() { # PCR STUB: PCR extended with the name and contents of STUB's .sbat (last in the canonical order)
-	objcopy -O binary --only-section=.sbat "$2" "$w/sbat"
-	printf '.sbat\0' >"$w/sbat-name"
-	pcr_extend "$(pcr_extend "$1" "$w/sbat-name")" "$w/sbat"
-}
-
 # ---- generations through the patched systemd-boot, with the patched stub and with ours ----------------------
+# What "PCR 11 equal to our stub's up to .sbat" means, exactly (patches/systemd/README.md): lanzatool adds the
+# same entry sections (.osrel .cmdline .linux .linuxh .initrd .initrdh) with the same bytes to either
+# template, each stub measures the verified kernel and initrd files under .linux/.initrd plus those of the
+# other measured sections it carries, and the one measured section the two entries differ in is .sbat: each
+# template keeps its own (SBAT is the stub binary's revocation identity). So PCR 11 of the patched stub is
+# systemd-measure's value over our stub's entry sections, the kernel and initrd files, and sd-stub's .sbat.
+# The sections are extracted with objcopy and the values computed by bookworm-backports' systemd-measure 254,
+# which knows .sbat (test/vm/ukify.sh).
 spec_entry() { ls "$w"/esp/EFI/Linux/nixos-generation-2-specialisation-docked-*.efi; }
-# NAME STUB: install generations 1-3 with STUB, the specialisation of 2 the default; check lanzatool measure
-# against systemd-measure's value for the files extended with STUB's .sbat, boot, and check PCR 11 against it.
-entry_boot() {
-	local pcr
+# NAME STUB: install generations 1-3 with STUB into $w/esp, the specialisation of 2 the default; the
+# specialisation entry is copied to $w/NAME.efi.
+entry_install() {
 	rm -rf "$w/esp"
 	lzbt_install "$w" --stub="$2" --systemd-boot="$sd_boot" --default='nixos-generation-2-specialisation-docked-*' 1 2 3
+	cp "$(spec_entry)" "$w/$1.efi"
+}
+sections() { # PE: names of its sections, one a line
+	objdump -h -w "$1" | awk '$1 ~ /^[0-9]+$/ {print $2}'
+}
+section() { # PE NAME OUT: the bytes of section NAME (VirtualSize of them)
+	objcopy -O binary --only-section="$2" "$1" "$3"
+}
+# NAME: systemd-measure's PCR 11 for the kernel and initrd files, our stub's entry's other measured sections,
+# and the .sbat of entry NAME.efi.
+predict() {
+	local args=(--linux="$VM_KERNEL" --initrd="$VM_INITRD") s
+	for s in osrel cmdline splash dtb uname pcrpkey; do
+		[[ -f $w/own.$s ]] && args+=("--$s=$w/own.$s")
+	done
+	section "$w/$1.efi" .sbat "$w/$1.sbat"
+	ukify_measure "${args[@]}" --sbat="$w/$1.sbat"
+}
+# NAME: boot $w/esp and check PCR 11 against lanzatool measure and the prediction for NAME.efi.
+entry_boot() {
+	local pcr
 	pcr=$(measure "$(spec_entry)")
-	[[ $pcr == "$(with_sbat "$files_pcr" "$2")" ]] ||
-		vm_fail "$1" "lanzatool measure $pcr differs from systemd-measure + the .sbat of $2"
+	[[ $pcr == "$(predict "$1")" ]] ||
+		vm_fail "$1" "lanzatool measure $pcr differs from systemd-measure's $(predict "$1") ($1's .sbat)"
 	vm_make_disk "$w/esp" "$w/disk.img"
 	vm_boot "$1" "$w/disk.img" --sb --tpm
 	vm_assert_has "$1" '^LZBT CMDLINE .*lzbt.test=gen2( |$)'
@@ -65,16 +90,36 @@ entry_boot() {
 	vm_assert_value "$1" 'VAR LoaderEntrySelected' "$(utf16_hex "$(basename "$(spec_entry)")")"
 	vm_assert_value "$1" PCR11 "$pcr"
 }
-# What a UKI embedding these files would give, from systemd-measure (Debian 12's knows no .sbat); the
-# generation's os-release and command line do not depend on the stub.
-lzbt_install "$w" --stub="$sd_stub" 1 2 3
-objcopy -O binary --only-section=.osrel "$(spec_entry)" "$w/osrel"
-objcopy -O binary --only-section=.cmdline "$(spec_entry)" "$w/cmdline"
-files_pcr=$(vm_predict_pcr11 --linux="$VM_KERNEL" --osrel="$w/osrel" --cmdline="$w/cmdline" --initrd="$VM_INITRD")
 
-entry_boot sdstub-gen "$sd_stub"
+# The entry sections lanzatool added (those not in the template) are the same set, byte for byte, in both.
+entry_install sdstub-gen "$sd_stub"
+entry_install sdstub-own "$LZB_STUB"
+added() { grep -vxF -f <(sections "$2") <(sections "$1") | sort; } # ENTRY TEMPLATE
+[[ $(added "$w/sdstub-gen.efi" "$sd_stub") == "$(added "$w/sdstub-own.efi" "$LZB_STUB")" ]] ||
+	vm_fail sdstub-gen "lanzatool added different sections to the two stubs: $(added "$w/sdstub-gen.efi" "$sd_stub" |
+		tr '\n' ' ')/ $(added "$w/sdstub-own.efi" "$LZB_STUB" | tr '\n' ' ')"
+for s in .osrel .cmdline .linux .linuxh .initrd .initrdh; do
+	grep -qxF -- "$s" <(added "$w/sdstub-own.efi" "$LZB_STUB") || vm_fail sdstub-gen "lanzatool added no $s section"
+done
+while read -r s; do
+	section "$w/sdstub-gen.efi" "$s" "$w/gen$s" && section "$w/sdstub-own.efi" "$s" "$w/own$s"
+	cmp -s "$w/gen$s" "$w/own$s" || vm_fail sdstub-gen "the $s sections of the two installed stubs differ"
+done < <(added "$w/sdstub-own.efi" "$LZB_STUB")
+# The measured sections each template brings along: .sbat in both, nothing else.
+for e in sdstub-gen:"$sd_stub" sdstub-own:"$LZB_STUB"; do
+	[[ $(sections "${e#*:}" | grep -xE '\.(linux|osrel|cmdline|initrd|ucode|splash|dtb|uname|sbat|pcrpkey)') == .sbat ]] ||
+		vm_fail "${e%%:*}" "the template ${e#*:} carries measured sections other than .sbat"
+done
+own_pcr=$(predict sdstub-own) sd_pcr=$(predict sdstub-gen)
+! cmp -s "$w/sdstub-gen.sbat" "$w/sdstub-own.sbat" || vm_fail sdstub-gen "the two stubs' .sbat are equal"
+
+entry_install sdstub-gen "$sd_stub"
+entry_boot sdstub-gen
 vm_assert_value sdstub-gen 'VAR StubInfo' "$(utf16_hex 'systemd-stub 257.13')"
-entry_boot sdstub-own "$LZB_STUB"
+vm_assert_value sdstub-gen PCR11 "$sd_pcr"
+entry_install sdstub-own "$LZB_STUB"
+entry_boot sdstub-own
+vm_assert_value sdstub-own PCR11 "$own_pcr"
 sd_measure=$(vm_log_value sdstub-gen PCR11) own_measure=$(vm_log_value sdstub-own PCR11)
 
 # ---- refusals ------------------------------------------------------------------------------------------------
@@ -113,11 +158,12 @@ vm_assert_has "$n" 'Failed to execute'
 
 # ---- ukify-built UKIs: patched and unpatched stub of the same version --------------------------------------
 ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
-	local d=$w/$1
+	local d=$w/$1 pcr
 	mkdir -p "$d"
 	/usr/bin/python3 "$sd_ukify" build --linux="$VM_KERNEL" --initrd="$VM_INITRD" --os-release=@/etc/os-release \
 		--cmdline="console=ttyS0 panic=-1 quiet no_timer_check lzbt.test=ukify" --uname="$VM_KVER" --stub="$2" \
 		--output="$d/uki.efi" >/dev/null || vm_fail "$1" "ukify failed"
+	pcr=$(ukify_predict_pe "$d/uki.efi" "$d/sections")
 	vm_esp_systemd_boot "$d/esp" 'timeout 0'
 	vm_sign "$sd_boot" "$d/esp/EFI/BOOT/BOOTX64.EFI"
 	vm_sign "$d/uki.efi" "$d/esp/EFI/Linux/uki.efi"
@@ -125,6 +171,7 @@ ukify_boot() { # NAME STUB: boot a UKI that ukify builds with STUB
 	vm_boot "$1" "$w/disk.img" --sb --tpm
 	vm_assert_has "$1" '^LZBT CMDLINE .*lzbt.test=ukify( |$)'
 	vm_assert_value "$1" 'VAR StubPcrKernelImage' "$(utf16_hex 11)"
+	vm_assert_value "$1" PCR11 "$pcr"
 }
 ukify_boot sdstub-ukify-patched "$sd_stub"
 ukify_boot sdstub-ukify-unpatched "$plain_stub"
