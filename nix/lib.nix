@@ -82,6 +82,11 @@ let
       unknown = filter (k: !(elem k loaderKeys)) set;
       v = k: settings.${k} or null;
       timeout = v "timeout";
+      timeoutWords = [
+        "menu-force"
+        "menu-hidden"
+        "menu-disabled"
+      ];
       editor = v "editor";
       enroll = v "secure-boot-enroll";
       problems =
@@ -89,10 +94,12 @@ let
           k: "settings.\"${k}\": lanzatool writes only ${concatStringsSep ", " loaderKeys} into loader.conf"
         ) unknown
         ++ (
-          if timeout == null || (isInt timeout && timeout >= 0) then
+          if timeout == null || (isInt timeout && timeout >= 0) || elem timeout timeoutWords then
             [ ]
           else
-            [ "settings.timeout = ${toString timeout}: lanzatool takes a number of seconds only" ]
+            [
+              "settings.timeout = ${toString timeout}: lanzatool takes a number of seconds, ${concatStringsSep ", " timeoutWords}"
+            ]
         )
         ++ (
           if v "default" != null then
@@ -118,7 +125,7 @@ let
     {
       inherit problems;
       args =
-        (if isInt timeout then [ "--timeout=${toString timeout}" ] else [ ])
+        (if timeout != null then [ "--timeout=${toString timeout}" ] else [ ])
         ++ (if isString (v "default") then [ "--default=${v "default"}" ] else [ ])
         ++ (if isBool editor then [ "--editor=${boolWord editor}" ] else [ ])
         ++ (if v "console-mode" != null then [ "--console-mode=${toString (v "console-mode")}" ] else [ ]);

@@ -346,7 +346,7 @@ let
     ] "needs autoCryptenroll.device"
     ++ refused "settings.beep" [ { boot.lanzaboote.settings.beep = true; } ] "settings.\"beep\""
     ++ refused "settings.default = null" [ { boot.lanzaboote.settings.default = null; } ] "always writes a default entry"
-    ++ refused "settings.timeout = menu-force" [ { boot.lanzaboote.settings.timeout = "menu-force"; } ] "number of seconds"
+    ++ refused "settings.timeout = soon" [ { boot.lanzaboote.settings.timeout = "soon"; } ] "number of seconds"
     ++ refused "settings.secure-boot-enroll without autoEnrollKeys" [
       { boot.lanzaboote.settings.secure-boot-enroll = "manual"; }
     ] "secure-boot-enroll"

@@ -54,6 +54,14 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
     "--default=nixos-*"
     "--editor=no"
   ]
+++ eq "loaderSettings: loader.conf's timeout words"
+  (l.loaderSettings (loader // { timeout = "menu-hidden"; }) false).args
+  [
+    "--timeout=menu-hidden"
+    "--default=nixos-*"
+    "--editor=yes"
+    "--console-mode=keep"
+  ]
 ++ eq "loaderSettings: secure-boot-enroll force with auto-enroll"
   (l.loaderSettings (loader // { secure-boot-enroll = "force"; }) true).problems
   [ ]
@@ -63,7 +71,7 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
       loader
       // {
         beep = true;
-        timeout = "menu-force";
+        timeout = "soon";
         default = null;
         editor = null;
         secure-boot-enroll = "manual";
@@ -72,7 +80,7 @@ eq "shellQuote" (l.shellQuote "it's") "'it'\\''s'"
   ).problems
 ) [
   "settings.\"beep\": lanza"
-  "settings.timeout = men"
+  "settings.timeout = soo"
   "settings.default = nul"
   "settings.editor must b"
   "settings.\"secure-boot-"
