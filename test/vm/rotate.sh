@@ -137,3 +137,15 @@ rotate_fetch() {
 		MTOOLS_SKIP_CHECK=1 mcopy -s -n -i "$1/disk.img@@65M" ::/EFI "$1/out/boot/"
 	fi
 }
+
+# NAME DIR FILE...: each FILE verifies (sbverify) with the new db certificate the guest left in DIR/out,
+# and none with the old one (the test PKI's).
+rotate_assert_resigned() {
+	local n=$1 out=$2/out f
+	shift 2
+	for f; do
+		sbverify --cert "$out/lzbt-test/db.pem" "$f" >/dev/null 2>&1 || vm_fail "$n" "$f: not signed by the new key"
+		sbverify --cert "$VM_PKI/keys/db/db.pem" "$f" >/dev/null 2>&1 && vm_fail "$n" "$f: still signed by the old key"
+	done
+	return 0
+}
