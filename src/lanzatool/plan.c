@@ -277,7 +277,7 @@ static bool stub_known(const struct plan *p, const struct plan_inputs *in, struc
         }
         closedir(d);
         if (found)
-                log_debug("%s: on the ESP as built before (cache), not rebuilt", e->file_name);
+                e->why = "cached: on the ESP unchanged since this install wrote it, not rebuilt";
         return found;
 }
 
@@ -374,8 +374,10 @@ static bool reuse_secrets_entry(const struct plan_inputs *in, struct entry *e)
                         continue;
                 if (strcmp(n.stem, e->stem) == 0 &&
                     entry_intact(in->esp_fd, fd, de->d_name, in->pki->db.certificate) &&
-                    (e->file_name = strdup(de->d_name)))
+                    (e->file_name = strdup(de->d_name))) {
                         found = e->present = true;
+                        e->why = "intact entry with initrd secrets, not rebuilt";
+                }
                 entry_name_done(&n);
         }
         if (d)
@@ -518,9 +520,15 @@ static void match_entry(const struct plan *p, struct entry *e, int linux_fd, con
                         free(e->replaces);
                         e->replaces = NULL;
                         e->present = true;
+                        e->why = "hash match: the same stub is on the ESP";
                         plan_note_entry(p, linux_fd, e);
                 }
-        } else if (!e->present && strcmp(existing, e->file_name) != 0 && !e->replaces)
+                return;
+        }
+        if (!e->present)
+                e->why = "changed: same toplevel and key, different stub bytes (stub, its inputs or the "
+                         "signature)";
+        if (!e->present && strcmp(existing, e->file_name) != 0 && !e->replaces)
                 e->replaces = strdup(existing);
 }
 
@@ -532,11 +540,18 @@ static bool payload_present(const struct plan *p, int nixos_fd, struct payload *
         uint64_t size;
 
         if (path && hash_cache_esp_known(p->cache, nixos_fd, pl->name, path, pl->sha256)) {
-                log_debug("%s: on the ESP unchanged since written (cache)", path);
+                pl->why = "cached: on the ESP unchanged since written";
                 return pl->known = true;
         }
-        if (sha256_file_at(nixos_fd, pl->name, digest, &size) < 0 || memcmp(digest, pl->sha256, 32) != 0)
+        if (sha256_file_at(nixos_fd, pl->name, digest, &size) < 0) {
+                pl->why = "new";
                 return false;
+        }
+        if (memcmp(digest, pl->sha256, 32) != 0) {
+                pl->why = "changed: the file on the ESP does not hash to its name";
+                return false;
+        }
+        pl->why = "hash match";
         plan_note_payload(p, nixos_fd, pl);
         return true;
 }
@@ -561,6 +576,12 @@ int plan_match_esp(struct plan *p, int esp_fd, unsigned boot_counting)
                 }
                 closedir(d);
         }
+        for (size_t i = 0; i < p->n_payloads; i++)
+                if (!p->payloads[i].why)
+                        p->payloads[i].why = "new";
+        for (size_t i = 0; i < p->n_entries; i++)
+                if (!p->entries[i].why)
+                        p->entries[i].why = "new: no entry of this toplevel and key on the ESP";
         if (nixos_fd >= 0)
                 close(nixos_fd);
         if (linux_fd >= 0)

@@ -23,6 +23,7 @@ struct payload {
         uint64_t size;
         bool present; /* already on the ESP with exactly this content */
         bool known;   /* present by the cache: a successful install wrote or checked it (and its kernel) */
+        const char *why; /* why it is kept or written, for -v: set by plan_match_esp() */
 };
 
 /* A boot entry: one stub in ESP_LINUX_DIR for a generation or one of its specialisations. */
@@ -39,6 +40,7 @@ struct entry {
         size_t kernel, initrd; /* indices into plan.payloads; initrd NO_PAYLOAD when there is none */
         bool present;          /* on the ESP byte for byte already */
         bool cacheable;        /* inputs is the digest of everything that went into the stub */
+        const char *why;       /* why it is kept or written, for -v: set by plan_match_esp() */
         uint8_t inputs[32];
 };
 

@@ -56,6 +56,7 @@ struct install {
         char *default_pattern;      /* loader.conf's default for --default-generation */
         struct gc_plan space_gc;    /* what ensure_space() found must go first to make room */
         unsigned files_written;
+        unsigned limit_floor;     /* generations below this are beyond --configuration-limit; 0: none */
         struct hash_cache *cache; /* NULL: none (--state-dir=) */
 };
 
@@ -181,6 +182,7 @@ static void apply_limit(struct install *c)
         if (arg.configuration_limit == 0 || c->n_generations <= arg.configuration_limit)
                 return;
         drop = c->n_generations - arg.configuration_limit;
+        c->limit_floor = c->generations[drop]->number;
         for (size_t i = 0; i < c->n_generations; i++)
                 if (i < drop && c->generations[i] != c->default_gen)
                         generation_free(c->generations[i]);
@@ -202,6 +204,17 @@ static int check_kernels(const struct plan *p)
                                                p->payloads[i].source, reason);
         }
         return 0;
+}
+
+/* -v: one line per payload and stub, kept or written, and why (plan_match_esp() decided). */
+static void log_decisions(const struct plan *p)
+{
+        for (size_t i = 0; i < p->n_payloads; i++)
+                log_debug("%s " ESP_NIXOS_DIR "/%s: %s", p->payloads[i].present ? "keep" : "write",
+                          p->payloads[i].name, p->payloads[i].why);
+        for (size_t i = 0; i < p->n_entries; i++)
+                log_debug("%s " ESP_LINUX_DIR "/%s: %s", p->entries[i].present ? "keep" : "write",
+                          p->entries[i].file_name, p->entries[i].why);
 }
 
 static int build_plan(struct install *c)
@@ -238,6 +251,8 @@ static int build_plan(struct install *c)
         if (r >= 0)
                 r = plan_match_esp(&c->plan, c->t->boot->fd, arg.boot_counting);
         if (r >= 0)
+                log_decisions(&c->plan);
+        if (r >= 0)
                 r = check_kernels(&c->plan);
         progress_end();
         pcr_signer_done(&signer);
@@ -267,7 +282,8 @@ static int keep_name(char ***keep, const char *name, const char *why)
 {
         if (strv_contains(*keep, name))
                 return 0;
-        log_debug("keeping %s: %s", name, why);
+        if (why) /* NULL: a planned entry, whose decision log_decisions() showed */
+                log_debug("keep " ESP_LINUX_DIR "/%s: %s", name, why);
         return strv_extend(keep, name) < 0 ? log_error_errno(-ENOMEM, "out of memory") : 0;
 }
 
@@ -385,7 +401,7 @@ static int collect_keep(struct install *c)
         int r = 0;
 
         for (size_t k = 0; r >= 0 && k < c->plan.n_entries; k++)
-                r = keep_name(&c->keep, c->plan.entries[k].file_name, "planned");
+                r = keep_name(&c->keep, c->plan.entries[k].file_name, NULL);
         for (size_t k = 0; r >= 0 && k < c->plan.n_payloads; k++)
                 r = strv_extend(&c->keep_payloads, c->plan.payloads[k].name);
         if (r < 0)
@@ -554,7 +570,6 @@ static int write_payloads(struct install *c)
 
                 if (p->present)
                         continue;
-                log_debug("writing " ESP_NIXOS_DIR "/%s", p->name);
                 r = copy_file_atomic_at(fd, p->name, p->source, p->sha256);
                 if (r == -ESTALE)
                         return log_error_errno(r, "%s: changed while installing", p->source);
@@ -603,7 +618,6 @@ static int write_stubs(struct install *c)
 
                 if (e->present)
                         continue;
-                log_debug("writing " ESP_LINUX_DIR "/%s", e->file_name);
                 r = write_file_atomic_at(fd, e->file_name, e->stub, e->stub_size);
                 /* write_file_atomic_at returned after the device flush that made file_name durable. */
                 if (r >= 0 && e->replaces)
@@ -634,6 +648,28 @@ static void print_plan(const struct install *c, bool several)
         enroll_esp_print(&c->auto_enroll);
 }
 
+/* -v: why each of our files goes. The stubs are not kept (collect_keep()), the payloads are referenced by
+ * no stub that stays (gc_plan()). */
+static void log_removals(const struct install *c, const struct gc_plan *g)
+{
+        for (size_t i = 0; g->stubs && g->stubs[i]; i++) {
+                struct entry_name n;
+                bool beyond = false;
+
+                if (entry_name_parse(g->stubs[i], &n) >= 0) {
+                        beyond = n.generation < c->limit_floor;
+                        entry_name_done(&n);
+                }
+                log_debug("remove " ESP_LINUX_DIR "/%s: %s", g->stubs[i],
+                          beyond ? "beyond --configuration-limit"
+                                 : "not referenced: no generation given has this entry (gone, or its "
+                                   "toplevel or key changed)");
+        }
+        for (size_t i = 0; g->payloads && g->payloads[i]; i++)
+                log_debug("remove " ESP_NIXOS_DIR "/%s: not referenced by any stub that stays",
+                          g->payloads[i]);
+}
+
 static int collect_garbage(struct install *c)
 {
         struct gc_plan g;
@@ -641,6 +677,7 @@ static int collect_garbage(struct install *c)
 
         if (r < 0)
                 return r;
+        log_removals(c, &g);
         if (arg.dry_run) {
                 for (size_t i = 0; g.stubs && g.stubs[i]; i++)
                         printf("remove " ESP_LINUX_DIR "/%s\n", g.stubs[i]);
