@@ -94,8 +94,8 @@ static const struct verb {
         (V_INSTALL | V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) | V(VERB_SIGN) |       \
          V(VERB_CREATE_KEYS) | V(VERB_ENROLL_KEYS))
 #define V_JSON                                                                                              \
-        (V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) | V(VERB_MEASURE) |                \
-         V(VERB_LIST_ENROLLED_KEYS))
+        (V(VERB_INSTALL) | V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) |                \
+         V(VERB_MEASURE) | V(VERB_LIST_ENROLLED_KEYS))
 
 enum {
         ARG_VERSION = 0x100,

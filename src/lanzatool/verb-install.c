@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,9 @@ struct install {
         char *default_pattern;      /* loader.conf's default for --default-generation */
         struct gc_plan space_gc;    /* what ensure_space() found must go first to make room */
         unsigned files_written;
-        unsigned limit_floor;     /* generations below this are beyond --configuration-limit; 0: none */
-        struct hash_cache *cache; /* NULL: none (--state-dir=) */
+        struct json_object *files; /* --json: what was (with --dry-run: would be) written, kept, removed */
+        unsigned limit_floor;      /* generations below this are beyond --configuration-limit; 0: none */
+        struct hash_cache *cache;  /* NULL: none (--state-dir=) */
 };
 
 static void install_done(struct install *c)
@@ -67,6 +69,7 @@ static void install_done(struct install *c)
         free(c->generations);
         free(c->skipped);
         plan_done(&c->plan);
+        json_object_put(c->files);
         systemd_boot_plan_done(&c->sdboot);
         enroll_esp_plan_done(&c->auto_enroll);
         migration_done(&c->migration);
@@ -206,15 +209,56 @@ static int check_kernels(const struct plan *p)
         return 0;
 }
 
-/* -v: one line per payload and stub, kept or written, and why (plan_match_esp() decided). */
-static void log_decisions(const struct plan *p)
+/* One decision about one file under part (the ESP or the boot partition): a -v line, and with --json an
+ * element of c->files in bootctl's words where they mean the same (id: the file name, path: absolute). */
+static void decision(struct install *c, const char *part, const char *type, const char *dir,
+                     const char *name, const char *action, const char *why)
 {
+        const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+        _cleanup_free_ char *path = NULL;
+        struct json_object *o;
+
+        log_debug("%s %s%s%s: %s", action, dir ?: "", dir ? "/" : "", name, why);
+        if (arg.json == JSON_OFF)
+                return;
+        if (!c->files && !(c->files = json_object_new_array()))
+                return;
+        if (asprintf(&path, "%s/%s%s%s", part, dir ?: "", dir ? "/" : "", name) < 0 ||
+            !(o = json_object_new_object()))
+                return;
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "path", json_object_new_string(path));
+        json_object_object_add(o, "type", json_object_new_string(type));
+        json_object_object_add(o, "action", json_object_new_string(action));
+        json_object_object_add(o, "reason", json_object_new_string(why));
+        json_object_array_add(c->files, o);
+}
+
+/* One decision per payload and stub, kept or written, and why (plan_match_esp() decided). */
+static void log_decisions(struct install *c)
+{
+        const struct plan *p = &c->plan;
+
         for (size_t i = 0; i < p->n_payloads; i++)
-                log_debug("%s " ESP_NIXOS_DIR "/%s: %s", p->payloads[i].present ? "keep" : "write",
-                          p->payloads[i].name, p->payloads[i].why);
+                decision(c, c->t->boot->path, "payload", ESP_NIXOS_DIR, p->payloads[i].name,
+                         p->payloads[i].present ? "keep" : "write", p->payloads[i].why);
         for (size_t i = 0; i < p->n_entries; i++)
-                log_debug("%s " ESP_LINUX_DIR "/%s: %s", p->entries[i].present ? "keep" : "write",
-                          p->entries[i].file_name, p->entries[i].why);
+                decision(c, c->t->boot->path, "entry", ESP_LINUX_DIR, p->entries[i].file_name,
+                         p->entries[i].present ? "keep" : "write", p->entries[i].why);
+}
+
+/* systemd-boot (both of its paths) and loader.conf on the ESP. */
+static void log_loader_decisions(struct install *c)
+{
+        const struct systemd_boot_plan *sd = &c->sdboot;
+
+        for (size_t i = 0; i < 2; i++)
+                decision(c, c->t->esp.path, "boot-loader", NULL, sd->paths[i],
+                         sd->write[i] ? "write" : "keep",
+                         sd->write[i] ? "missing, or not the signed systemd-boot to install" : "up to date");
+        decision(c, c->t->esp.path, "loader.conf", NULL, LOADER_CONF_PATH,
+                 sd->write_loader_conf ? "write" : "keep",
+                 sd->write_loader_conf ? "missing or different" : "up to date");
 }
 
 static int build_plan(struct install *c)
@@ -251,7 +295,7 @@ static int build_plan(struct install *c)
         if (r >= 0)
                 r = plan_match_esp(&c->plan, c->t->boot->fd, arg.boot_counting);
         if (r >= 0)
-                log_decisions(&c->plan);
+                log_decisions(c);
         if (r >= 0)
                 r = check_kernels(&c->plan);
         progress_end();
@@ -648,9 +692,9 @@ static void print_plan(const struct install *c, bool several)
         enroll_esp_print(&c->auto_enroll);
 }
 
-/* -v: why each of our files goes. The stubs are not kept (collect_keep()), the payloads are referenced by
+/* Why each of our files goes. The stubs are not kept (collect_keep()), the payloads are referenced by
  * no stub that stays (gc_plan()). */
-static void log_removals(const struct install *c, const struct gc_plan *g)
+static void log_removals(struct install *c, const struct gc_plan *g)
 {
         for (size_t i = 0; g->stubs && g->stubs[i]; i++) {
                 struct entry_name n;
@@ -660,14 +704,14 @@ static void log_removals(const struct install *c, const struct gc_plan *g)
                         beyond = n.generation < c->limit_floor;
                         entry_name_done(&n);
                 }
-                log_debug("remove " ESP_LINUX_DIR "/%s: %s", g->stubs[i],
-                          beyond ? "beyond --configuration-limit"
-                                 : "not referenced: no generation given has this entry (gone, or its "
-                                   "toplevel or key changed)");
+                decision(c, c->t->boot->path, "entry", ESP_LINUX_DIR, g->stubs[i], "remove",
+                         beyond ? "beyond --configuration-limit"
+                                : "not referenced: no generation given has this entry (gone, or its "
+                                  "toplevel or key changed)");
         }
         for (size_t i = 0; g->payloads && g->payloads[i]; i++)
-                log_debug("remove " ESP_NIXOS_DIR "/%s: not referenced by any stub that stays",
-                          g->payloads[i]);
+                decision(c, c->t->boot->path, "payload", ESP_NIXOS_DIR, g->payloads[i], "remove",
+                         "not referenced by any stub that stays");
 }
 
 static int collect_garbage(struct install *c)
@@ -678,13 +722,14 @@ static int collect_garbage(struct install *c)
         if (r < 0)
                 return r;
         log_removals(c, &g);
-        if (arg.dry_run) {
+        if (!arg.dry_run)
+                r = gc_run(c->t->boot->path, &g);
+        else if (arg.json == JSON_OFF) {
                 for (size_t i = 0; g.stubs && g.stubs[i]; i++)
                         printf("remove " ESP_LINUX_DIR "/%s\n", g.stubs[i]);
                 for (size_t i = 0; g.payloads && g.payloads[i]; i++)
                         printf("remove " ESP_NIXOS_DIR "/%s\n", g.payloads[i]);
-        } else
-                r = gc_run(c->t->boot->path, &g);
+        }
         gc_plan_done(&g);
         return r;
 }
@@ -788,6 +833,8 @@ static int install_prepare(struct install *c, const struct target *t, int argc, 
         if (r >= 0)
                 r = systemd_boot_plan(t->esp.path, c->arch, arg.systemd_boot, &c->pki, &arg.loader,
                                       &c->sdboot);
+        if (r >= 0)
+                log_loader_decisions(c);
         /* Includes the bricking guard: before anything is written. */
         if (r >= 0 && arg.loader.auto_enroll)
                 r = enroll_esp_plan(t->esp.path, arg.pki_bundle, &arg.enroll, &c->auto_enroll);
@@ -807,6 +854,10 @@ static int dry_run(struct install *c, bool several)
 {
         int r;
 
+        /* --json: the document install_all() prints says it all (without temporary files and plain
+         * systemd-boot's entries, which the text lists). */
+        if (arg.json != JSON_OFF)
+                return collect_garbage(c);
         print_plan(c, several);
         r = leftovers_handle(c->t->boot->fd, c->t->boot->path, true);
         if (r >= 0)
@@ -898,6 +949,28 @@ static void list_targets(const struct target *t, size_t from, size_t to, char *b
 
 /* Several ESPs: all planned and checked first, so a failing check changes none. A write that fails on
  * one leaves the ones done complete and that one consistent (the install invariant), and says which. */
+/* --json: one document for every target, {"dryRun", "targets": [{"esp", "boot", "files": [...]}]}. */
+static void print_json(struct install *cs, size_t n)
+{
+        struct json_object *o, *targets;
+
+        if (arg.json == JSON_OFF)
+                return;
+        o = json_object_new_object();
+        targets = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *t = json_object_new_object();
+                json_object_object_add(t, "esp", json_object_new_string(cs[i].t->esp.path));
+                json_object_object_add(t, "boot", json_object_new_string(cs[i].t->boot->path));
+                json_object_object_add(t, "files", cs[i].files ?: json_object_new_array());
+                cs[i].files = NULL;
+                json_object_array_add(targets, t);
+        }
+        json_object_object_add(o, "dryRun", json_object_new_boolean(arg.dry_run));
+        json_object_object_add(o, "targets", targets);
+        json_print(o);
+}
+
 static int install_all(struct install *cs, const struct target *t, size_t n, int argc, char *argv[])
 {
         char name[2 * PATH_MAX + 16], done[4096], rest[4096];
@@ -927,6 +1000,7 @@ static int install_all(struct install *cs, const struct target *t, size_t n, int
         }
         if (!arg.dry_run)
                 ensure_boot_entry(&cs[0]);
+        print_json(cs, n);
         return 0;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --json of list, verify, status and remove: each shape checked against its schema file
+# --json of list, verify, status, install and remove: each shape checked against its schema file
 # (test/install/schema-*.json, by check-json-schema.py) and its values with jq against what is on the
 # ESP (stat, find, a tampered kernel); pretty and short carry the same document.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,7 +19,8 @@ json() {
 	echo "$rc" >"$T/$shape.rc"
 	"$PY" "$HERE/check-json-schema.py" "$HERE/schema-$shape.json" "$T/$shape.json" >&2 ||
 		fail "$shape --json: does not match schema-$shape.json: $(head -c 600 "$T/$shape.json")"
-	[[ $shape == remove ]] && return 0 # a second run would find nothing to remove
+	# a second run would find nothing to remove, or to write
+	[[ $shape == remove || ($shape == install && " $* " != *" --dry-run "*) ]] && return 0
 	lzbt --json=short "$@" >"$T/$shape.short" 2>/dev/null || true
 	[[ $(wc -l <"$T/$shape.short") == 1 ]] || fail "$shape --json=short: not one line"
 	[[ $(jq -S . "$T/$shape.json") == "$(jq -S . "$T/$shape.short")" ]] || fail "$shape: pretty and short differ: $(diff <(jq -S . "$T/$shape.json") <(jq -S . "$T/$shape.short") | head -5)"
@@ -58,6 +59,38 @@ jqe verify '(.ok | not) and .problems >= 1'
 jqe verify '[.files[] | select(.pinnedHashes == false)] | length >= 1 and all(.[]; (.ok | not) and .signature and (.problem | test("does not match its pinned hash")))'
 cp "$T/kernel.orig" "$k"
 
+# install --json: a third generation and --configuration-limit=2. --dry-run says exactly what the real run
+# then does (and changes nothing); what it writes appears, what it removes is gone, what it keeps stays.
+mk_generation 3 k1
+G=("$T/profiles/system-1-link" "$T/profiles/system-2-link" "$T/profiles/system-3-link")
+ijq() { jq -r ".targets[0].files[] | select(.action == \"$1\") | .path" "$T/install.json" | sort; }
+esp_snapshot >"$T/before"
+json install --no-variables --timeout=0 --configuration-limit=2 --dry-run install "${G[@]}"
+esp_snapshot | cmp -s "$T/before" - || fail "install --dry-run --json changed the ESP"
+jqe install ".dryRun and (.targets | length) == 1 and .targets[0].esp == \"$T/esp\""
+jqe install '[.targets[0].files[] | select(.action == "write") | .type] == ["entry"]'
+jqe install '[.targets[0].files[] | select(.action == "remove") | .id | test("^nixos-generation-1-")] == [true]'
+ijq write >"$T/would-write"
+ijq remove >"$T/would-remove"
+ijq keep >"$T/would-keep"
+[[ $(wc -l <"$T/would-write") == 1 && $(wc -l <"$T/would-remove") == 1 ]] || fail "install --dry-run --json: $(cat "$T/install.json")"
+while read -r f; do [[ ! -e $f ]] || fail "install --dry-run --json: $f would be written but exists"; done <"$T/would-write"
+while read -r f; do [[ -f $f ]] || fail "install --dry-run --json: $f would be kept or removed but does not exist"; done < <(cat "$T/would-keep" "$T/would-remove")
+(cd "$T/esp" && find EFI/Linux EFI/nixos EFI/systemd EFI/BOOT loader/loader.conf -type f | sed "s|^|$T/esp/|" | sort) |
+	diff -u - <(sort "$T/would-keep" "$T/would-remove") >&2 || fail "install --dry-run --json: kept + removed is not what is on the ESP"
+json install --no-variables --timeout=0 --configuration-limit=2 install "${G[@]}"
+jqe install '.dryRun | not'
+ijq write | diff -u "$T/would-write" - >&2 || fail "install --json: written differs from --dry-run"
+ijq remove | diff -u "$T/would-remove" - >&2 || fail "install --json: removed differs from --dry-run"
+while read -r f; do [[ -f $f ]] || fail "install --json: $f written but missing"; done <"$T/would-write"
+while read -r f; do [[ ! -e $f ]] || fail "install --json: $f removed but still there"; done <"$T/would-remove"
+check_esp >/dev/null || fail "install --json: the ESP fails the independent check"
+# Two ESPs (--esp-path twice): one document, one target each; nothing on the new one yet.
+mkdir -p "$T/esp2"
+json install --esp-path="$T/esp2" --no-variables --timeout=0 --configuration-limit=2 --dry-run install "${G[@]}"
+jqe install "[.targets[].esp] == [\"$T/esp\", \"$T/esp2\"]"
+jqe install 'all(.targets[1].files[]; .action == "write") and all(.targets[0].files[]; .action == "keep")'
+
 # remove --dry-run, then remove: the same files, exactly those lanzatool installed.
 (cd "$T/esp" && find EFI/Linux EFI/nixos EFI/systemd EFI/BOOT loader/loader.conf -type f | sort) |
 	sed "s|^|$T/esp/|" >"$T/installed"
@@ -71,4 +104,4 @@ jqe remove '.dryRun | not'
 jq -r '.removed[]' "$T/remove.json" | sort | diff -u "$T/installed" - >&2 || fail "remove --json: not the installed files"
 while read -r f; do [[ ! -e $f ]] || fail "remove --json lists $f, which is still there"; done <"$T/installed"
 
-echo "PASS: list, verify, status and remove --json match their schemas and the ESP"
+echo "PASS: list, verify, status, install and remove --json match their schemas and the ESP"
