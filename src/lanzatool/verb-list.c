@@ -32,11 +32,10 @@ static const char *human_size(uint64_t size, char buf[16])
 }
 
 /* Names as bootctl list --json where the meaning is the same: id, path, sortKey, version, isDefault,
- * isSelected. */
-static void print_json(const char *esp, const struct inventory *inv)
+ * isSelected; esp: the ESP the entry belongs to (its stub is under boot, the XBOOTLDR partition when
+ * there is one). Adds to a, the one array for every ESP. */
+static void add_json(struct json_object *a, const char *esp, const char *boot, const struct inventory *inv)
 {
-        struct json_object *a = json_object_new_array();
-
         for (size_t i = 0; i < inv->n_entries; i++) {
                 const struct inventory_entry *e = &inv->entries[i];
                 struct json_object *o = json_object_new_object();
@@ -45,9 +44,10 @@ static void print_json(const char *esp, const struct inventory *inv)
                 kernel_version(e->kernel, kver, sizeof(kver));
                 char path[PATH_MAX];
 
-                snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR "/%s", esp, e->name);
+                snprintf(path, sizeof(path), "%s/" ESP_LINUX_DIR "/%s", boot, e->name);
                 json_object_object_add(o, "id", json_object_new_string(e->name));
                 json_object_object_add(o, "path", json_object_new_string(path));
+                json_object_object_add(o, "esp", json_object_new_string(esp));
                 json_object_object_add(o, "title",
                                        e->pretty_name ? json_object_new_string(e->pretty_name) : NULL);
                 json_object_object_add(o, "generation", json_object_new_int64(e->generation));
@@ -66,7 +66,6 @@ static void print_json(const char *esp, const struct inventory *inv)
                 json_object_object_add(o, "pinnedSize", json_object_new_int64((int64_t)e->pinned_size));
                 json_object_array_add(a, o);
         }
-        json_print(a);
 }
 
 static void print_table(const struct inventory *inv)
@@ -96,6 +95,7 @@ int verb_list(int argc, char *argv[])
         struct target *t = NULL;
         size_t n = 0;
         X509 *cert = NULL;
+        struct json_object *a = arg.json == JSON_OFF ? NULL : json_object_new_array();
         int r;
 
         (void)argc, (void)argv;
@@ -110,12 +110,17 @@ int verb_list(int argc, char *argv[])
                 /* Several ESPs (or an XBOOTLDR partition): a heading names where the entries are. */
                 if (arg.json == JSON_OFF && (n > 1 || t[i].xbootldr.path))
                         printf("%s%s:\n", i > 0 ? "\n" : "", target_name(&t[i], name, sizeof(name)));
-                if (arg.json != JSON_OFF)
-                        print_json(t[i].boot->path, &inv);
+                if (a)
+                        add_json(a, t[i].esp.path, t[i].boot->path, &inv);
                 else
                         print_table(&inv);
                 inventory_done(&inv);
         }
+        /* One document for every ESP: an array of entries, as bootctl list --json prints. */
+        if (a && r >= 0)
+                json_print(a);
+        else
+                json_object_put(a);
         X509_free(cert);
         targets_free(t, n);
         return r < 0 ? 1 : 0;

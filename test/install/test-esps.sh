@@ -36,6 +36,15 @@ check "$T/esp2" || fail "second ESP"
 diff <(tree "$T/esp") <(tree "$T/esp2") >/dev/null || fail "the two ESPs differ: $(diff <(tree "$T/esp") <(tree "$T/esp2"))"
 two list >"$T/list" || fail "list over two ESPs"
 [[ $(grep -c '^ \+2 docked ' "$T/list") == 2 ]] && grep -q "^$T/esp2:$" "$T/list" || fail "list: $(cat "$T/list")"
+two --json=short list >"$T/list.json" || fail "list --json over two ESPs"
+"$PY" "$HERE/check-json-schema.py" "$HERE/schema-list.json" "$T/list.json" >&2 || fail "list --json over two ESPs: not schema-list.json"
+# One document (one line, one array); every entry names its ESP, and its stub lies on that ESP.
+[[ $(wc -l <"$T/list.json") == 1 ]] || fail "list --json over two ESPs: $(wc -l <"$T/list.json") lines"
+jq -e --arg a "$T/esp" --arg b "$T/esp2" '([.[] | .esp] | sort) == [$a, $a, $a, $b, $b, $b]' "$T/list.json" >/dev/null ||
+	fail "list --json over two ESPs: $(cat "$T/list.json")"
+while read -r esp path; do
+	[[ $path == "$esp/EFI/Linux/"* && -f $path ]] || fail "list --json: $path is not on $esp"
+done < <(jq -r '.[] | "\(.esp) \(.path)"' "$T/list.json")
 two -q verify || fail "verify over two sound ESPs"
 kernel=$(ls "$T"/esp2/EFI/nixos/kernel-*.efi | head -1)
 cp "$kernel" "$T/kernel.orig"
@@ -105,7 +114,8 @@ import json, sys
 e = json.load(sys.stdin)
 assert [x["generation"] for x in e] == [1, 2, 2], e
 assert sum(x["isDefault"] for x in e) == 1, e
-' || fail "list --json with --boot-path"
+assert all(x["esp"] == sys.argv[1] and x["path"].startswith(sys.argv[2] + "/EFI/Linux/") for x in e), e
+' "$T/esp" "$T/xbootldr" || fail "list --json with --boot-path"
 xb --json=short status | "$PY" -c "import json,sys; s=json.load(sys.stdin); assert s['entries'] == 3 and s['xbootldrPath'] == '$T/xbootldr', s" ||
 	fail "status with --boot-path"
 xb -q verify || fail "verify with --boot-path"
