@@ -15,6 +15,7 @@
 #include "keysource.h"
 #include "lanzatool.h"
 #include "log.h"
+#include "pager.h"
 #include "pcr.h"
 #include "sha256.h"
 #include "util.h"
@@ -93,6 +94,8 @@ static const struct verb {
 #define V_BUNDLE                                                                                            \
         (V_INSTALL | V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) | V(VERB_SIGN) |       \
          V(VERB_CREATE_KEYS) | V(VERB_ENROLL_KEYS))
+/* The verbs whose output can be long: through a pager on a terminal (pager.h). */
+#define V_PAGER (V(VERB_LIST) | V(VERB_LIST_ENROLLED_KEYS) | V(VERB_VERIFY))
 #define V_JSON                                                                                              \
         (V(VERB_INSTALL) | V(VERB_LIST) | V(VERB_VERIFY) | V(VERB_STATUS) | V(VERB_REMOVE) |                \
          V(VERB_MEASURE) | V(VERB_LIST_ENROLLED_KEYS))
@@ -120,6 +123,7 @@ enum {
         ARG_REMOVE_TYPE1_ENTRIES,
         ARG_DRY_RUN,
         ARG_JSON,
+        ARG_NO_PAGER,
         ARG_KEY_SIZE,
         ARG_EXPORT_AUTH,
         ARG_AUTO_ENROLL,
@@ -257,6 +261,10 @@ static const struct option_doc {
          "pretty|short|off",
          V_JSON,
          "JSON output (default: off)"},
+        {{"no-pager", no_argument, NULL, ARG_NO_PAGER},
+         NULL,
+         V_PAGER,
+         "Do not pipe long output into a pager"},
         {{"output", required_argument, NULL, 'o'},
          "PATH",
          V(VERB_SIGN),
@@ -643,6 +651,9 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_JSON:
                         r = parse_json(optarg);
                         break;
+                case ARG_NO_PAGER:
+                        arg.no_pager = true;
+                        break;
                 case ARG_KEY_SIZE:
                         r = parse_unsigned("--key-size", optarg, &arg.key_size);
                         if (r >= 0 && arg.key_size != 2048 && arg.key_size != 3072 && arg.key_size != 4096)
@@ -743,6 +754,7 @@ static int parse_argv(int argc, char *argv[])
 static int dispatch(int argc, char *argv[])
 {
         const struct verb *v;
+        int r;
 
         if (argc < 1)
                 return usage_error("no command given");
@@ -765,7 +777,10 @@ static int dispatch(int argc, char *argv[])
                             "EFI System Partition",
                             arg.esp_path ?: "the first of /efi, /boot, /boot/efi");
         }
-        return v->run(argc, argv);
+        pager_open((V_PAGER & V(v - verbs)) && !arg.no_pager && arg.json != JSON_SHORT);
+        r = v->run(argc, argv);
+        pager_close();
+        return r;
 }
 
 int main(int argc, char *argv[])

@@ -36,6 +36,7 @@ struct arguments {
         bool remove_type1;              /* install: remove plain NixOS systemd-boot's entries (migrate.h) */
         bool dry_run;
         bool quiet;
+        bool no_pager;         /* list, list-enrolled-keys, verify: no pager (pager.h) */
         const char *state_dir; /* install: where hash-cache lives (hash-cache.h), NULL: the default */
         enum json_mode json;
         struct loader_conf loader;
